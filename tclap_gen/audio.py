@@ -1,0 +1,103 @@
+"""Audio I/O: read any file soundfile can, mix down to mono, resample with a polyphase filter, write atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used: unreadable, empty, or holding NaN/Inf."""
+
+
+def check_waveform(wave, name: str = "audio") -> np.ndarray:
+    """Return `wave` as float32, or raise AudioError naming `name` if it is empty or not finite.
+
+    Integer PCM is scaled to [-1, 1] by its type's range.
+    """
+    array = np.asarray(wave)
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / float(np.iinfo(array.dtype).max + 1)
+    elif not np.issubdtype(array.dtype, np.floating):
+        raise AudioError(f"{name}: expected a numeric waveform, got dtype {array.dtype}")
+    array = array.astype(np.float32, copy=False)
+    if array.ndim not in (1, 2):
+        raise AudioError(f"{name}: expected a waveform of shape (samples,) or (channels, samples), got {array.shape}")
+    if array.size == 0 or array.shape[-1] == 0:
+        raise AudioError(f"{name}: the waveform is empty")
+    if not np.isfinite(array).all():
+        raise AudioError(f"{name}: the waveform holds NaN or Inf values")
+    return array
+
+
+def to_mono(wave: np.ndarray) -> np.ndarray:
+    """Average the channels of a (channels, samples) waveform; a 1-D waveform is returned as is."""
+    wave = np.asarray(wave)
+    return wave if wave.ndim == 1 else wave.mean(axis=0)
+
+
+def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Polyphase resampling along the last axis (exact rational ratio, no FFT wrap-around)."""
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ValueError(f"sampling rates must be positive, got {orig_sr} -> {target_sr}")
+    if orig_sr == target_sr:
+        return np.asarray(wave, dtype=np.float32)
+    ratio = Fraction(int(target_sr), int(orig_sr))
+    out = resample_poly(np.asarray(wave, dtype=np.float32), ratio.numerator, ratio.denominator, axis=-1)
+    return out.astype(np.float32, copy=False)
+
+
+def load_audio(path, sampling_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Read an audio file as float32: (samples,) when `mono`, else (channels, samples).
+
+    With `sampling_rate`, the audio is resampled to it. Raises FileNotFoundError or AudioError naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as error:  # soundfile raises LibsndfileError, RuntimeError, TypeError... by format
+        raise AudioError(f"{path}: cannot read audio ({error})") from error
+    wave = check_waveform(data.T, name=str(path))  # (channels, samples)
+    if mono:
+        wave = to_mono(wave)
+    if sampling_rate is not None and sampling_rate != sr:
+        wave, sr = resample(wave, sr, sampling_rate), sampling_rate
+    return wave, sr
+
+
+def atomic_write(path, write_fn) -> Path:
+    """Call write_fn(tmp_path) for a temporary file beside `path`, then rename it over `path`.
+
+    A crash leaves the old file (or none) in place, never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write_fn(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_audio(path, wave, sampling_rate: int) -> Path:
+    """Write 16-bit PCM (WAV or FLAC, by suffix) atomically; values are clipped to [-1, 1]."""
+    wave = check_waveform(wave, name=str(path))
+    data = np.clip(wave, -1.0, 1.0)
+    data = data.T if data.ndim == 2 else data
+    file_format = {".wav": "WAV", ".flac": "FLAC"}.get(Path(path).suffix.lower())
+    if file_format is None:
+        raise ValueError(f"{path}: unsupported audio suffix (use .wav or .flac)")
+    return atomic_write(path, lambda tmp: sf.write(tmp, data, sampling_rate, subtype="PCM_16", format=file_format))

@@ -1,0 +1,347 @@
+"""Training losses of T-CLAP: the symmetric CLAP contrastive loss and the temporal (order) loss.
+
+T-CLAP (arXiv 2404.17806) trains with ``L = L_contrastive + 0.5 * L_temporal``:
+
+* ``contrastive_loss``: CLIP-style symmetric cross-entropy between audio and caption embeddings. Under
+  distributed training every rank scores its LOCAL rows against the GLOBAL batch (gathered from all ranks),
+  so negatives span the whole global batch.
+* ``temporal_loss``: each audio must prefer its true caption over the same caption with the events in a
+  wrong order (and, where given, each caption must prefer its audio over the same clips mixed in a wrong
+  order).
+
+Logit scales
+------------
+``logit_scale`` is the LOG of the inverse temperature (a learnable scalar, CLIP-style): logits are
+``logit_scale.exp() * a @ t.T``. It may be one tensor, or a pair ``(scale_audio_to_text, scale_text_to_audio)``
+for models with two scales, such as transformers' ``ClapModel``: pass
+``(model.logit_scale_a, model.logit_scale_t)``. The losses clamp the log-scale to at most ``log(100)`` (CLIP's
+bound); call :func:`clamp_logit_scale` after each optimizer step so the parameter itself stays in range.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence, Union
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+__all__ = [
+    "MAX_LOGIT_SCALE",
+    "LossOutput",
+    "TClapLoss",
+    "clamp_logit_scale",
+    "contrastive_loss",
+    "gather_features",
+    "temporal_loss",
+]
+
+# CLIP's bound on the inverse temperature: exp(logit_scale) <= 100.
+MAX_LOGIT_SCALE = math.log(100.0)
+
+ScaleArg = Union[torch.Tensor, float, Sequence[Union[torch.Tensor, float]]]
+
+
+# --------------------------------------------------------------------------------------------------
+# logit scales
+# --------------------------------------------------------------------------------------------------
+
+
+def clamp_logit_scale(param: torch.Tensor | Sequence[torch.Tensor], max_value: float = MAX_LOGIT_SCALE) -> None:
+    """Clamp a log-scale parameter (or a pair / list of them) in place to at most ``max_value``.
+
+    Call it after every optimizer step, as CLIP does, so that ``exp(logit_scale) <= 100``.
+    """
+    params = [param] if isinstance(param, torch.Tensor) else list(param)
+    if not params:
+        raise ValueError("clamp_logit_scale: `param` is empty")
+    with torch.no_grad():
+        for p in params:
+            if not isinstance(p, torch.Tensor):
+                raise ValueError(f"clamp_logit_scale: `param` must be tensors, got {type(p).__name__}")
+            p.clamp_(max=max_value)
+
+
+def _scale_pair(logit_scale: ScaleArg, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (exp scale audio->text, exp scale text->audio), each clamped, as scalars on ``like``'s device."""
+    if isinstance(logit_scale, (tuple, list)):
+        if len(logit_scale) != 2:
+            raise ValueError(
+                f"`logit_scale` must be one tensor or a pair (audio_to_text, text_to_audio), got {len(logit_scale)} items"
+            )
+        pair = tuple(logit_scale)
+    else:
+        pair = (logit_scale, logit_scale)
+    out = []
+    for s in pair:
+        if isinstance(s, torch.Tensor):
+            s = s.to(device=like.device)  # keep its dtype: a float32 scale stays exact under bf16 embeddings
+        else:
+            s = torch.tensor(float(s), device=like.device, dtype=like.dtype)
+        if s.numel() != 1:
+            raise ValueError(f"`logit_scale` must be a scalar (log inverse temperature), got shape {tuple(s.shape)}")
+        # Clamping the log value (not the exp) keeps the gradient at zero above the bound, as CLIP's clamp does.
+        out.append(torch.clamp(s.reshape(()), max=MAX_LOGIT_SCALE).exp())
+    return out[0], out[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# gathering across processes
+# --------------------------------------------------------------------------------------------------
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward hands each rank the SUM over ranks of the gradient on its own rows.
+
+    Every rank's loss uses the rows of every other rank as negatives, so a rank's embeddings receive gradient
+    from all ranks' losses. A plain all_gather drops those contributions (only the local loss reaches the
+    local rows), and the DDP-averaged gradient would then differ from the single-process one. Summing the
+    gathered gradient over ranks (all_reduce) restores them. all_reduce is used rather than reduce_scatter
+    because gloo (CPU) does not implement the latter.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, sizes: list[int], rank: int) -> torch.Tensor:
+        max_size = max(sizes)
+        padded = x.new_zeros((max_size,) + tuple(x.shape[1:]))
+        padded[: x.shape[0]] = x
+        parts = [torch.empty_like(padded) for _ in sizes]
+        dist.all_gather(parts, padded.contiguous())
+        # The local slice is the local tensor itself (bit-identical, and keeps rank order).
+        parts[rank] = padded
+        ctx.sizes = sizes
+        ctx.rank = rank
+        return torch.cat([p[:n] for p, n in zip(parts, sizes)], dim=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor):
+        grad = grad.contiguous().clone()
+        pass  # no cross-rank gradient
+        start = sum(ctx.sizes[: ctx.rank])
+        return grad[start : start + ctx.sizes[ctx.rank]], None, None
+
+
+def _world(accelerator: Any) -> tuple[int, int]:
+    """(world size, rank) for an Accelerator-like object; (1, 0) when there is none."""
+    if accelerator is None:
+        return 1, 0
+    world = int(getattr(accelerator, "num_processes", 1))
+    rank = int(getattr(accelerator, "process_index", 0))
+    return world, rank
+
+
+def _gather_with_offset(x: torch.Tensor, accelerator: Any) -> tuple[torch.Tensor, int]:
+    """Gather ``x`` (rows) from all ranks; return it and the row offset of this rank's shard."""
+    world, rank = _world(accelerator)
+    if world == 1:
+        return x, 0
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError("gather_features: the accelerator reports several processes but torch.distributed is not initialized")
+    # Ranks may hold different numbers of rows (e.g. a last batch with even_batches=False): share sizes first.
+    size = torch.tensor([x.shape[0]], device=x.device, dtype=torch.long)
+    sizes = [torch.zeros_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    sizes_list = [int(s.item()) for s in sizes]
+    gathered = _GatherWithGrad.apply(x, sizes_list, rank)
+    return gathered, sum(sizes_list[:rank])
+
+
+def gather_features(x: torch.Tensor, accelerator: Any = None) -> torch.Tensor:
+    """Concatenate ``x`` (first dimension = rows) from all processes in rank order.
+
+    The local shard keeps its gradient, and the backward pass also returns to each rank the gradient that
+    the other ranks' losses put on its rows (see ``_GatherWithGrad``), so that averaging gradients across
+    ranks (DDP) gives the gradient of the global-batch loss. Every rank must call this the same number of
+    times, in the same order, and backpropagate through it. Without an accelerator, or with one process,
+    returns ``x`` unchanged.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() < 1:
+        raise ValueError("gather_features: `x` must be a tensor with at least one dimension")
+    return _gather_with_offset(x, accelerator)[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# contrastive loss
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_emb(name: str, x: Any) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ValueError(f"`{name}` must have shape (N, D), got {tuple(x.shape)}")
+
+
+def contrastive_loss(
+    audio_emb: torch.Tensor,
+    text_emb: torch.Tensor,
+    logit_scale: ScaleArg,
+    accelerator: Any = None,
+) -> torch.Tensor:
+    """Symmetric CLIP-style loss: mean of the audio->text and text->audio cross-entropies.
+
+    ``audio_emb`` and ``text_emb`` are (N, D), L2-normalised, row i of each being a matching pair.
+    ``logit_scale`` is the log inverse temperature: one tensor, or a pair (audio->text, text->audio).
+    With a multi-process ``accelerator``, each rank scores its local rows against the rows of all ranks
+    (labels offset by the rows of the ranks before it) and returns the mean over its local rows; with
+    equal local batches, the DDP average of gradients equals the single-process gradient on the global batch.
+    """
+    _check_emb("audio_emb", audio_emb)
+    _check_emb("text_emb", text_emb)
+    if audio_emb.shape != text_emb.shape:
+        raise ValueError(
+            f"`audio_emb` {tuple(audio_emb.shape)} and `text_emb` {tuple(text_emb.shape)} must have the same shape"
+        )
+    if audio_emb.shape[0] == 0:
+        raise ValueError("`audio_emb` is empty: the contrastive loss needs at least one pair")
+    scale_a2t, scale_t2a = _scale_pair(logit_scale, audio_emb)
+
+    all_audio, offset = _gather_with_offset(audio_emb, accelerator)
+    all_text, _ = _gather_with_offset(text_emb, accelerator)
+    labels = torch.arange(audio_emb.shape[0], device=audio_emb.device) + offset
+
+    logits_a2t = scale_a2t * audio_emb @ all_text.T  # local audio rows vs every caption
+    logits_t2a = scale_t2a * text_emb @ all_audio.T  # local caption rows vs every audio
+    return 0.5 * (F.cross_entropy(logits_a2t, labels) + F.cross_entropy(logits_t2a, labels))
+
+
+# --------------------------------------------------------------------------------------------------
+# temporal loss
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_owner(name: str, owner: Any, rows: int, num_anchors: int, like: torch.Tensor) -> torch.Tensor:
+    owner = torch.as_tensor(owner, device=like.device)
+    if owner.dim() != 1 or owner.shape[0] != rows:
+        raise ValueError(f"`{name}` must be a 1-D tensor with one owner index per negative row ({rows}), got {tuple(owner.shape)}")
+    if owner.dtype.is_floating_point or owner.dtype == torch.bool:
+        raise ValueError(f"`{name}` must hold integer indices, got dtype {owner.dtype}")
+    owner = owner.long()
+    if rows and (int(owner.min()) < 0 or int(owner.max()) >= num_anchors):
+        raise ValueError(f"`{name}` has indices outside [0, {num_anchors}): min {int(owner.min())}, max {int(owner.max())}")
+    return owner
+
+
+def _order_terms(
+    anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor, owner: torch.Tensor, scale: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy terms, one per anchor that owns negatives, over [its positive, its negatives].
+
+    Vectorised with scatter operations: the log-sum-exp of each anchor's group is built from a per-group
+    maximum (detached: shifting by a constant leaves the value and gradient unchanged) and an index_add.
+    """
+    pos = scale * (anchor * positive).sum(-1)  # (B,)
+    neg = scale * (anchor[owner] * negatives).sum(-1)  # (M,)
+    with torch.no_grad():
+        peak = pos.scatter_reduce(0, owner, neg, reduce="amax", include_self=True)
+    sum_exp = torch.exp(pos - peak).index_add(0, owner, torch.exp(neg - peak[owner]))
+    losses = peak + torch.log(sum_exp) - pos  # -log softmax of the positive
+    has_negatives = torch.bincount(owner, minlength=anchor.shape[0]) > 0
+    return losses[has_negatives]
+
+
+def temporal_loss(
+    audio_emb: torch.Tensor,
+    pos_text_emb: torch.Tensor,
+    neg_text_emb: torch.Tensor | None,
+    neg_owner: torch.Tensor | None,
+    logit_scale: ScaleArg,
+    audio_neg_emb: torch.Tensor | None = None,
+    audio_neg_owner: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Order loss of T-CLAP, averaged over the cross-entropy terms that exist.
+
+    Text side: for each audio i owning order-negative captions (rows j of ``neg_text_emb`` with
+    ``neg_owner[j] == i``), cross-entropy over [caption i, its negatives] with caption i as target, using the
+    audio->text scale. Audio side (when ``audio_neg_emb`` is given): for each caption i owning audio negatives
+    (the same clips mixed in a wrong order), cross-entropy over [audio i, its audio negatives] with audio i as
+    target, using the text->audio scale. Samples without negatives contribute nothing; with no negatives at
+    all the loss is 0 (still connected to the graph). The loss is local to a process (no gathering).
+    """
+    _check_emb("audio_emb", audio_emb)
+    _check_emb("pos_text_emb", pos_text_emb)
+    if audio_emb.shape != pos_text_emb.shape:
+        raise ValueError(
+            f"`audio_emb` {tuple(audio_emb.shape)} and `pos_text_emb` {tuple(pos_text_emb.shape)} must have the same shape"
+        )
+    batch, dim = audio_emb.shape
+    scale_a2t, scale_t2a = _scale_pair(logit_scale, audio_emb)
+    terms: list[torch.Tensor] = []
+
+    if neg_text_emb is not None:
+        _check_emb("neg_text_emb", neg_text_emb)
+        if neg_text_emb.shape[1] != dim:
+            raise ValueError(f"`neg_text_emb` has dimension {neg_text_emb.shape[1]}, expected {dim}")
+        if neg_owner is None:
+            raise ValueError("`neg_owner` is required when `neg_text_emb` is given")
+        owner = _check_owner("neg_owner", neg_owner, neg_text_emb.shape[0], batch, audio_emb)
+        if owner.numel():
+            terms.append(_order_terms(audio_emb, pos_text_emb, neg_text_emb, owner, scale_a2t))
+
+    if audio_neg_emb is not None:
+        _check_emb("audio_neg_emb", audio_neg_emb)
+        if audio_neg_emb.shape[1] != dim:
+            raise ValueError(f"`audio_neg_emb` has dimension {audio_neg_emb.shape[1]}, expected {dim}")
+        if audio_neg_owner is None:
+            raise ValueError("`audio_neg_owner` is required when `audio_neg_emb` is given")
+        owner = _check_owner("audio_neg_owner", audio_neg_owner, audio_neg_emb.shape[0], batch, audio_emb)
+        if owner.numel():
+            terms.append(_order_terms(pos_text_emb, audio_emb, audio_neg_emb, owner, scale_t2a))
+
+    if not terms:
+        # Zero that is part of the graph, so backward() on it (or on a sum with it) still works.
+        return (audio_emb.sum() + pos_text_emb.sum()) * 0.0
+    return torch.cat(terms).mean()
+
+
+# --------------------------------------------------------------------------------------------------
+# combined loss
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LossOutput:
+    """Scalars of one step: ``total = contrastive + temporal_weight * temporal``."""
+
+    total: torch.Tensor
+    contrastive: torch.Tensor
+    temporal: torch.Tensor
+
+
+class TClapLoss:
+    """T-CLAP objective: contrastive loss + ``temporal_weight`` * temporal loss (0.5 in the paper).
+
+    With ``temporal_weight == 0`` the temporal loss is not computed at all (``temporal`` is reported as 0).
+    """
+
+    def __init__(self, temporal_weight: float = 0.5):
+        temporal_weight = float(temporal_weight)
+        if not math.isfinite(temporal_weight) or temporal_weight < 0:
+            raise ValueError(f"`temporal_weight` must be a finite number >= 0, got {temporal_weight}")
+        self.temporal_weight = temporal_weight
+
+    def __repr__(self) -> str:
+        return f"TClapLoss(temporal_weight={self.temporal_weight})"
+
+    def __call__(
+        self,
+        audio_emb: torch.Tensor,
+        text_emb: torch.Tensor,
+        logit_scale: ScaleArg,
+        neg_text_emb: torch.Tensor | None = None,
+        neg_owner: torch.Tensor | None = None,
+        audio_neg_emb: torch.Tensor | None = None,
+        audio_neg_owner: torch.Tensor | None = None,
+        accelerator: Any = None,
+    ) -> LossOutput:
+        contrastive = contrastive_loss(audio_emb, text_emb, logit_scale, accelerator=accelerator)
+        if self.temporal_weight == 0:
+            temporal = contrastive.new_zeros(())
+            return LossOutput(total=contrastive, contrastive=contrastive, temporal=temporal)
+        temporal = temporal_loss(
+            audio_emb, text_emb, neg_text_emb, neg_owner, logit_scale,
+            audio_neg_emb=audio_neg_emb, audio_neg_owner=audio_neg_owner,
+        )
+        return LossOutput(total=contrastive + self.temporal_weight * temporal, contrastive=contrastive, temporal=temporal)

@@ -1,0 +1,25 @@
+"""Shared fixtures: a tiny random T-CLAP (built offline) and the real clips in tests/data/clips."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on the Hub (FACTS.md: the offline tokenizer trap)
+
+TEST_DATA = Path(__file__).resolve().parent / "data"
+CLIPS_CSV = TEST_DATA / "clips" / "metadata.csv"
+
+
+@pytest.fixture(scope="session")
+def tiny_tclap():
+    """A random tiny T-CLAP; session-scoped, so tests must not modify its weights (copy.deepcopy it if needed)."""
+    from tclap_gen.model import tiny_tclap as build
+
+    return build(seed=0)
+
+
+@pytest.fixture(scope="session")
+def clips_csv() -> Path:
+    """metadata.csv (path,label,fold,source_id,seconds) of 12 real clips: 6 classes x 2 recordings."""
+    return CLIPS_CSV

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tclap_gen.audio import AudioError
+from tclap_gen.model import TClap, window_starts
+
+
+def test_embeddings_are_normalised_and_batch_independent(tiny_tclap):
+    rng = np.random.default_rng(0)
+    waves = [rng.standard_normal(16000).astype(np.float32) * 0.1, rng.standard_normal(24000).astype(np.float32) * 0.1]
+    both = tiny_tclap.embed_audio(waves, sampling_rate=16000)
+    assert both.shape == (2, tiny_tclap.projection_dim)
+    assert torch.allclose(both.norm(dim=-1), torch.ones(2), atol=1e-5)
+    alone = tiny_tclap.embed_audio([waves[1]], sampling_rate=16000)
+    assert torch.allclose(both[1], alone[0], atol=1e-5)
+    text = tiny_tclap.embed_text(["a dog barks then a car horn honks", "glass smashing"])
+    assert text.shape == (2, tiny_tclap.projection_dim)
+    assert torch.allclose(text.norm(dim=-1), torch.ones(2), atol=1e-5)
+    assert not torch.allclose(text[0], text[1])
+
+
+def test_embed_audio_resamples_to_model_rate(tiny_tclap):
+    t = np.arange(44100) / 44100
+    tone44 = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    t16 = np.arange(16000) / 16000
+    tone16 = (0.3 * np.sin(2 * np.pi * 440 * t16)).astype(np.float32)
+    a = tiny_tclap.embed_audio(tone44, sampling_rate=44100)
+    b = tiny_tclap.embed_audio(tone16, sampling_rate=16000)
+    assert F.cosine_similarity(a, b).item() > 0.99
+
+
+def test_long_audio_is_embedded_deterministically_window_by_window(tiny_tclap):
+    rng = np.random.default_rng(1)
+    long_wave = rng.standard_normal(5 * 16000).astype(np.float32) * 0.1
+    first = tiny_tclap.embed_audio([long_wave], sampling_rate=16000)
+    second = tiny_tclap.embed_audio([long_wave], sampling_rate=16000)
+    assert torch.equal(first, second)
+    assert window_starts(5 * 16000, 2 * 16000) == [0, 32000, 48000]
+    assert window_starts(100, 200) == [0]
+
+
+def test_bad_inputs_name_the_problem(tiny_tclap):
+    with pytest.raises(AudioError, match=r"audio\[1\].*NaN"):
+        tiny_tclap.embed_audio([np.zeros(100, np.float32), np.full(100, np.nan, np.float32)], sampling_rate=16000)
+    with pytest.raises(AudioError, match="empty"):
+        tiny_tclap.embed_audio([np.zeros(0, np.float32)], sampling_rate=16000)
+    with pytest.raises(ValueError, match="sampling_rate"):
+        tiny_tclap.embed_audio([np.zeros(100, np.float32)], sampling_rate=0)
+    with pytest.raises(ValueError, match=r"text\[1\] is empty"):
+        tiny_tclap.embed_text(["a dog barks", "  "])
+
+
+def test_exported_text_tower_matches_embed_text(tiny_tclap):
+    texts = ["a dog barks then a car horn honks", "glass smashing followed by a bicycle bell"]
+    encoder = tiny_tclap.export_text_encoder()
+    with torch.no_grad():
+        exported = F.normalize(encoder(**tiny_tclap.text_inputs(texts)).text_embeds, dim=-1)
+    assert torch.allclose(exported, tiny_tclap.embed_text(texts), atol=1e-5)
+
+
+def test_save_and_load_round_trip(tiny_tclap, tmp_path):
+    tiny_tclap.info.recipe = "test"
+    tiny_tclap.save_pretrained(tmp_path / "m")
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    loaded = TClap.from_pretrained(tmp_path / "m")
+    assert loaded.info.recipe == "test"
+    texts = ["typing then a chainsaw"]
+    assert torch.allclose(loaded.embed_text(texts), tiny_tclap.embed_text(texts))
+    wave = np.random.default_rng(2).standard_normal(16000).astype(np.float32) * 0.1
+    assert torch.allclose(loaded.embed_audio(wave, 16000), tiny_tclap.embed_audio(wave, 16000))
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        TClap.from_pretrained(tmp_path / "empty")

@@ -118,7 +118,7 @@ class _GatherWithGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor):
         grad = grad.contiguous().clone()
-        pass  # no cross-rank gradient
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         start = sum(ctx.sizes[: ctx.rank])
         return grad[start : start + ctx.sizes[ctx.rank]], None, None
 

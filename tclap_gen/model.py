@@ -27,7 +27,7 @@ from transformers import (
 )
 
 from .audio import check_waveform, resample, to_mono
-from .registry import resolve_tclap_folder
+from .registry import TCLAP_SUBFOLDER, is_pipeline_folder, resolve_builtin
 
 TCLAP_CONFIG_NAME = "tclap_config.json"
 # A real RoBERTa vocabulary has 50k entries; the offline-loading trap of transformers 5 yields 5 (FACTS.md).
@@ -62,20 +62,25 @@ class TClap:
     # ----- loading and saving -----
     @classmethod
     def from_pretrained(cls, name_or_path, device=None, dtype=None) -> "TClap":
-        """Load from a built-in name ("mini", "mini-clap"), a local folder, or a Hub id."""
-        source = resolve_tclap_folder(name_or_path)
-        if isinstance(source, Path) or Path(str(source)).exists():
+        """Load from a built-in name ("mini", "mini-clap"), a local folder, or a Hub id.
+
+        A TClapAudioLDMPipeline folder works too: its T-CLAP is read from `tclap/`, `tokenizer/` and
+        `feature_extractor/`."""
+        source = resolve_builtin(name_or_path)
+        if Path(str(source)).exists():
             folder = Path(source)
+            if is_pipeline_folder(folder):
+                model = ClapModel.from_pretrained(str(folder / TCLAP_SUBFOLDER), use_safetensors=True)
+                processor = ClapProcessor(
+                    feature_extractor=ClapFeatureExtractor.from_pretrained(str(folder / "feature_extractor")),
+                    tokenizer=RobertaTokenizer.from_pretrained(str(folder / "tokenizer")),
+                )
+                return cls(model, processor, read_info(folder / TCLAP_SUBFOLDER)).to(device=device, dtype=dtype)
             if not (folder / "config.json").is_file():
                 raise FileNotFoundError(f"{folder}: not a CLAP folder (no config.json)")
         model = ClapModel.from_pretrained(str(source), use_safetensors=True)
         processor = ClapProcessor.from_pretrained(str(source))
-        info = TClapInfo()
-        info_file = Path(str(source)) / TCLAP_CONFIG_NAME
-        if info_file.is_file():
-            info = TClapInfo(**json.loads(info_file.read_text()))
-        tclap = cls(model, processor, info)
-        return tclap.to(device=device, dtype=dtype)
+        return cls(model, processor, read_info(Path(str(source)))).to(device=device, dtype=dtype)
 
     def save_pretrained(self, folder) -> Path:
         """Write model (safetensors), processor and tclap_config.json; a folder that exists is replaced file by file."""
@@ -193,6 +198,12 @@ class TClap:
         if missing or unexpected:
             raise RuntimeError(f"text tower export mismatch: missing {missing}, unexpected {unexpected}")
         return encoder.to(device=self.device, dtype=self.dtype).eval()
+
+
+def read_info(folder: Path) -> TClapInfo:
+    """The folder's tclap_config.json, or an empty record for a plain CLAP checkpoint."""
+    info_file = folder / TCLAP_CONFIG_NAME
+    return TClapInfo(**json.loads(info_file.read_text())) if info_file.is_file() else TClapInfo()
 
 
 def window_starts(num_samples: int, window: int) -> list[int]:

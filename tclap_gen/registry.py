@@ -1,5 +1,6 @@
-"""Built-in model names. `mini` is a TClapAudioLDMPipeline folder whose `tclap/` subfolder is the mini T-CLAP;
-`mini-clap` is the plain-CLAP baseline trained with the same recipe and temporal weight 0."""
+"""Built-in model names. `mini` is a TClapAudioLDMPipeline folder whose T-CLAP is split, diffusers-style, into its
+`tclap/` (ClapModel), `tokenizer/` and `feature_extractor/` subfolders; `mini-clap` is a T-CLAP folder holding the
+plain-CLAP baseline trained with the same recipe and temporal weight 0."""
 
 from __future__ import annotations
 
@@ -24,10 +25,7 @@ def resolve_builtin(name_or_path: str | Path) -> str | Path:
     return name_or_path
 
 
-def resolve_tclap_folder(name_or_path: str | Path) -> str | Path:
-    """Where the T-CLAP of a name lives: a pipeline folder holds it in its `tclap/` subfolder."""
-    resolved = resolve_builtin(name_or_path)
-    folder = Path(resolved)
-    if folder.is_dir() and (folder / "model_index.json").is_file() and (folder / TCLAP_SUBFOLDER).is_dir():
-        return folder / TCLAP_SUBFOLDER
-    return resolved
+def is_pipeline_folder(path) -> bool:
+    """A diffusers pipeline folder that holds a T-CLAP component."""
+    folder = Path(path)
+    return (folder / "model_index.json").is_file() and (folder / TCLAP_SUBFOLDER / "config.json").is_file()

@@ -1,0 +1,661 @@
+"""Temporal captions: a small event grammar for sound captions.
+
+``parse_events`` reads a caption such as "a car horn honks after a dog barks" into its events in
+TEMPORAL order (["a dog barks", "a car horn honks"]) with one relation per consecutive pair
+("before" or "overlap"). ``order_negatives`` re-renders the same caption with the events in every
+other temporal order, changing nothing but the order, and ``render_caption`` writes captions from
+event phrases with varied templates (plus their order negatives), for mix-up training data.
+
+The grammar (case, punctuation and stray whitespace do not matter):
+
+* sequence connectives, "A <conn> B" means A happens before B: "then", "and then", "followed by"
+  (also "is followed by", "quickly followed by"), "before", "finally" / "and finally",
+  "afterwards" / "after that" / "after a while";
+* "after" reverses the mention order: "B after A" -> [A, B]; a caption that starts with
+  "After A, B" -> [A, B] and one that starts with "Before A, B" -> [B, A];
+* overlap connectives "while", "whilst", "as" (not in "as well as", "such as", "as if", "as loud
+  as", ...): the events are simultaneous. They bind tighter than the sequence connectives, so
+  "A while B then C" is {A, B} before C, and "C after A while B" is {A, B} before C;
+* "first A, then B, (and) finally C" (a leading "first" marker);
+* comma lists before a sequence connective: "A, B, then C" and "A, B, and then C" are three
+  events in that order;
+* when "after" follows a sequence of several groups it attaches to the group just before it
+  ("A then C after B" -> A, B, C); a later sequence connective appends at the end.
+
+Decisions:
+
+* Plain "and" is NOT a connective. "a man speaks and a dog barks" states no order (and "humming and
+  vibrating" is often one sound), so it is one event: the whole caption, relations [] and
+  ``has_explicit_order`` False.
+* A caption has an explicit order when at least one sequence connective links two events
+  (relations contain "before"). Overlap-only captions ("A while B") have several events but no
+  order: ``has_explicit_order`` is False and they have no order negatives.
+* Events in one overlap group are simultaneous, so permuting them does not change the temporal
+  order; ``order_negatives`` does not count such permutations as negatives.
+* Event texts are the clause texts, lowercase, with connectives and surrounding punctuation
+  removed and whitespace collapsed ("A dog barks," -> "a dog barks").
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "EventPlan",
+    "CaptionStructure",
+    "RenderedCaption",
+    "CaptionError",
+    "parse_events",
+    "parse_structure",
+    "order_negatives",
+    "has_explicit_order",
+    "label_to_phrase",
+    "render_caption",
+    "same_events_other_order",
+    "LABEL_PHRASES",
+    "TEMPLATES",
+]
+
+BEFORE = "before"
+OVERLAP = "overlap"
+# Mention-order link kinds between consecutive slots of a caption. "after" means the slot on the
+# right happens first ("B after A"); it never appears in an EventPlan, which is in temporal order.
+_AFTER = "after"
+
+
+class CaptionError(ValueError):
+    """A caption or phrase that the event grammar cannot work with."""
+
+
+# --------------------------------------------------------------------------------------------
+# Outputs
+
+
+@dataclass
+class EventPlan:
+    """Events of a caption in temporal order, one relation per consecutive pair."""
+
+    events: list[str]
+    relations: list[str] = field(default_factory=list)
+    caption: str = ""
+
+    @property
+    def explicit_order(self) -> bool:
+        return BEFORE in self.relations
+
+    def groups(self) -> list[list[str]]:
+        """Events grouped by simultaneity: groups in temporal order, overlapping events together."""
+        if not self.events:
+            return []
+        out = [[self.events[0]]]
+        for relation, event in zip(self.relations, self.events[1:]):
+            if relation == OVERLAP:
+                out[-1].append(event)
+            else:
+                out.append([event])
+        return out
+
+    def order_key(self) -> tuple[tuple[str, ...], ...]:
+        """Hashable temporal order: groups in order, each group's events sorted (order-free)."""
+        return tuple(tuple(sorted(group)) for group in self.groups())
+
+    def to_dict(self) -> dict:
+        return {
+            "caption": self.caption,
+            "events": list(self.events),
+            "relations": list(self.relations),
+            "explicit_order": self.explicit_order,
+        }
+
+    def __str__(self) -> str:
+        lines = []
+        for i, event in enumerate(self.events):
+            note = ""
+            if i > 0:
+                note = f"  (after {i})" if self.relations[i - 1] == BEFORE else f"  (overlaps {i})"
+            lines.append(f"{i + 1}. {event}{note}")
+        lines.append(f"explicit order: {'yes' if self.explicit_order else 'no'}")
+        return "\n".join(lines)
+
+
+@dataclass
+class RenderedCaption:
+    """A caption written from event phrases, with its order negatives (same template)."""
+
+    text: str
+    negatives: list[str]
+    events: list[str]
+    template: str
+    relations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CaptionStructure:
+    """A caption cut into event slots and the text around them, enough to re-render it.
+
+    ``pieces[0] + slots[0] + pieces[1] + ... + slots[-1] + pieces[-1]`` is the caption (with
+    whitespace normalised, and the first letter lowercased when ``capitalise`` is set).
+    ``links[i]`` relates ``slots[i]`` to ``slots[i + 1]`` in mention order: "before" (left first),
+    "after" (right first) or "overlap".
+    """
+
+    pieces: list[str]
+    slots: list[str]
+    links: list[str]
+    capitalise: bool = False
+    caption: str = ""
+
+    def render(self, slots: list[str] | None = None) -> str:
+        slots = self.slots if slots is None else slots
+        if len(slots) != len(self.slots):
+            raise CaptionError(f"expected {len(self.slots)} slot texts, got {len(slots)}")
+        parts = [self.pieces[0]]
+        for slot, piece in zip(slots, self.pieces[1:]):
+            parts.extend([slot, piece])
+        text = "".join(parts)
+        if self.capitalise and text:
+            text = text[0].upper() + text[1:]
+        return text
+
+    def temporal_groups(self) -> list[list[int]]:
+        """Slot indices grouped by simultaneity, groups in temporal order."""
+        groups = [[0]]
+        group_links = []
+        for i, link in enumerate(self.links):
+            if link == OVERLAP:
+                groups[-1].append(i + 1)
+            else:
+                group_links.append(link)
+                groups.append([i + 1])
+        sequence = [0]
+        for right, link in enumerate(group_links, start=1):
+            if link == BEFORE:
+                sequence.append(right)
+            else:  # "B after A": A goes just before the group it is attached to
+                sequence.insert(sequence.index(right - 1), right)
+        return [groups[g] for g in sequence]
+
+    def plan(self, slots: list[str] | None = None) -> EventPlan:
+        texts = [_clean_event(s) for s in (self.slots if slots is None else slots)]
+        events, relations = [], []
+        for g, group in enumerate(self.temporal_groups()):
+            for k, index in enumerate(group):
+                if events:
+                    relations.append(OVERLAP if k > 0 else BEFORE)
+                events.append(texts[index])
+        return EventPlan(events=events, relations=relations, caption=self.caption)
+
+    def negatives(self, limit: int | None = None) -> list[str]:
+        """The caption with its slots permuted into every other temporal order (same template).
+
+        Permutations inside an overlap group keep the temporal order and are skipped, so are
+        permutations that give back the same text (repeated events). ``limit`` caps the count
+        (useful beyond 5 events, where the number of orders grows factorially).
+        """
+        if BEFORE not in self.links and _AFTER not in self.links:
+            return []
+        groups = self.temporal_groups()
+        cleaned = [_clean_event(s) for s in self.slots]
+
+        def key(order: tuple[int, ...]) -> tuple:
+            return tuple(tuple(sorted(cleaned[order[i]] for i in g)) for g in groups)
+
+        identity = tuple(range(len(self.slots)))
+        seen_keys = {key(identity)}
+        seen_texts = {self.render()}
+        out: list[str] = []
+        for order in itertools.permutations(identity):
+            k = key(order)
+            if k in seen_keys:
+                continue
+            seen_keys.add(k)
+            text = self.render([self.slots[i] for i in order])
+            if text in seen_texts:
+                continue
+            seen_texts.add(text)
+            out.append(text)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+
+_PUNCT = r"[,;:]"
+_MOD = r"(?:closely|quickly|shortly|soon|immediately|briefly|eventually|later|suddenly|then)"
+# Sequence and overlap connectives found inside a caption. Each needs whitespace on its left (a
+# connective never opens the scanned text) and is followed by whitespace (checked by lookahead,
+# so two connectives in a row do not swallow each other's space). Order matters: longer forms
+# first, "afterwards"/"after that" before plain "after".
+_CONNECTIVES: list[tuple[str, str]] = [
+    (BEFORE, rf"(?:and\s+)?(?:(?:is|are|was|were|being|gets)\s+)?(?:{_MOD}\s+)?followed\s+(?:{_MOD}\s+)?by"),
+    (BEFORE, r"(?:and\s+)?(?:then\s+)?finally"),
+    (BEFORE, r"(?:and\s+)?then"),
+    (
+        BEFORE,
+        r"(?:and\s+)?(?:then\s+)?(?:afterwards?|after\s+(?:that|this|which|some\s+time"
+        r"|a\s+(?:short\s+)?(?:while|moment|pause|second|bit|few\s+seconds)))",
+    ),
+    (BEFORE, r"(?:and\s+)?(?:(?:shortly|soon|just|right|immediately|briefly|long|moments?)\s+)?before"),
+    (_AFTER, r"(?:and\s+)?(?:(?:shortly|soon|just|right|immediately|briefly|sometime|moments?|not\s+long)\s+)?after"),
+    (OVERLAP, r"(?:and\s+)?(?:while|whilst|as)"),
+]
+_CONNECTIVE_RE = re.compile(
+    rf"{_PUNCT}?\s+(?:" + "|".join(f"(?P<c{i}>{p})" for i, (_, p) in enumerate(_CONNECTIVES)) + rf"){_PUNCT}?(?=\s)",
+    re.IGNORECASE,
+)
+# "After A, B" / "Before A, B" / "While A, B" / "As A, B": a leading clause closed by a comma.
+_LEAD_RE = re.compile(rf"^(?P<word>after|before|while|whilst|as)\s+(?P<clause>[^,;:]+?)\s*{_PUNCT}\s+(?=\S)", re.I)
+_LEAD_KIND = {"after": BEFORE, "before": _AFTER, "while": OVERLAP, "whilst": OVERLAP, "as": OVERLAP}
+_FIRST_RE = re.compile(rf"^(?:at\s+)?first{_PUNCT}?\s+(?=\S)", re.I)
+_LIST_SEP_RE = re.compile(rf"{_PUNCT}\s+(?:and\s+)?")
+_WORD_RE = re.compile(r"[a-z0-9']+")
+
+# Words around "as" that make it a comparison or a preposition, not "at the same time".
+_AS_NEXT_STOP = {"well", "if", "though", "soon", "long", "much", "many", "far", "such", "per", "usual",
+                 "always", "expected", "opposed", "follows", "shown", "seen", "heard", "before"}
+_AS_PREV_STOP = {"such", "well", "same", "so", "known", "used", "serves", "serve", "acts", "act", "acting"}
+_AUXILIARIES = {"is", "are", "was", "were", "be", "been", "being", "gets", "get"}
+
+
+def _normalise(caption: str) -> str:
+    if not isinstance(caption, str):
+        raise CaptionError(f"caption must be a string, got {type(caption).__name__}")
+    text = re.sub(r"\s+", " ", caption).strip()
+    text = re.sub(r"\s+([,;:.!?])", r"\1", text)  # no space before punctuation
+    text = re.sub(r"([,;:])(?=[^\s\d])", r"\1 ", text)  # one space after a comma
+    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)  # ",," -> ","
+    if not re.search(r"\w", text):
+        raise CaptionError(f"caption has no words: {caption!r}")
+    return text
+
+
+def _clean_event(text: str) -> str:
+    text = re.sub(r"\s+", " ", text.lower())
+    return text.strip(" ,;:.!?\"'")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD_RE.findall(text.lower())
+
+
+def _accept(kind: str, match: re.Match, text: str) -> bool:
+    """Reject connective matches that are really another use of the word."""
+    before = _words(text[: match.start()])
+    after = _words(text[match.end():])
+    if not before or not after:
+        return False  # nothing on one side: not a link between two events
+    key = _words(match.group(0))
+    if key[-1] == "as":
+        if after[0] in _AS_NEXT_STOP or (len(after) > 1 and after[1] == "as"):
+            return False
+        if before[-1] in _AS_PREV_STOP or (len(before) > 1 and before[-2] == "as"):
+            return False
+    if key[-1] in ("while", "whilst") and len(key) == 1 and before[-1] in ("a", "short", "little", "long"):
+        return False  # "for a while"
+    if key == ["then"] and before[-1] in _AUXILIARIES and not match.group(0).lstrip().startswith((",", ";", ":")):
+        return False  # "wood is then sawed": an adverb inside one clause
+    if key == ["and", "then"] and before[-1] == "now":
+        return False  # "every now and then"
+    if kind == _AFTER:
+        if after[0] in ("another", "each") or after[:2] == ["the", "other"]:
+            return False  # "one after another"
+    return True
+
+
+def _scan(text: str, start: int) -> list[tuple[str, int, int]]:
+    """Accepted connectives in text[start:] as (kind, begin, end), leaving no empty slot."""
+    found = []
+    for match in _CONNECTIVE_RE.finditer(text, start):
+        index = next(int(name[1:]) for name, value in match.groupdict().items() if value is not None)
+        kind = _CONNECTIVES[index][0]
+        if not _accept(kind, match, text):
+            continue
+        left_begin = found[-1][2] if found else start
+        if not re.search(r"\w", text[left_begin: match.start()]):
+            continue  # two connectives in a row: keep the first
+        found.append((kind, match.start(), match.end()))
+    while found and not re.search(r"\w", text[found[-1][2]:]):
+        found.pop()
+    return found
+
+
+def _split_list(slot_begin: int, slot_end: int, text: str) -> list[tuple[int, int]]:
+    """Spans of the items of a comma list inside one slot ("A, B" -> A, B)."""
+    spans, begin = [], slot_begin
+    for sep in _LIST_SEP_RE.finditer(text, slot_begin, slot_end):
+        spans.append((begin, sep.start()))
+        begin = sep.end()
+    spans.append((begin, slot_end))
+    if any(not re.search(r"\w", text[b:e]) for b, e in spans):
+        return [(slot_begin, slot_end)]
+    return spans
+
+
+def parse_structure(caption: str) -> CaptionStructure:
+    """Cut a caption into event slots, the text around them and the links between them."""
+    text = _normalise(caption)
+    trailing = re.search(r"[\s.!?;:,]*$", text)
+    body, suffix = text[: trailing.start()], text[trailing.start():]
+
+    spans: list[tuple[int, int]] = []  # slot spans in mention order
+    links: list[str] = []
+    scan_from = 0
+    lead = _LEAD_RE.match(body)
+    if lead and re.search(r"\w", body[lead.end():]):
+        spans.append(lead.span("clause"))
+        links.append(_LEAD_KIND[lead.group("word").lower()])
+        scan_from = lead.end()
+    found = _scan(body, scan_from)
+    if not lead:
+        first = _FIRST_RE.match(body)
+        if first and any(kind != OVERLAP for kind, _, _ in found) and found and found[0][1] > first.end():
+            scan_from = first.end()
+
+    # Slots between the connectives; a comma list before a sequence connective is a sequence too.
+    boundaries = [(scan_from, None)] + [(end, kind) for kind, _, end in found]
+    ends = [begin for _, begin, _ in found] + [len(body)]
+    for (slot_begin, left_kind), slot_end, right in zip(boundaries, ends, [k for k, _, _ in found] + [None]):
+        if left_kind is not None:
+            links.append(left_kind)
+        items = _split_list(slot_begin, slot_end, body) if right == BEFORE else [(slot_begin, slot_end)]
+        for i, (b, e) in enumerate(items):
+            if i > 0:
+                links.append(BEFORE)
+            spans.append((b, e))
+
+    # Trim whitespace off slots (it belongs to the pieces around them).
+    spans = [(b + len(body[b:e]) - len(body[b:e].lstrip()), e - (len(body[b:e]) - len(body[b:e].rstrip()))) for b, e in spans]
+    slots = [body[b:e] for b, e in spans]
+    pieces = [body[: spans[0][0]]]
+    for (_, e), (b, _) in zip(spans, spans[1:]):
+        pieces.append(body[e:b])
+    pieces.append(body[spans[-1][1]:] + suffix)
+
+    # A capitalised sentence start belongs to the sentence, not to the first event's words.
+    capitalise = False
+    if spans[0][0] == 0 and slots[0][:1].isupper():
+        first_word = slots[0].split(" ", 1)[0]
+        if len(first_word) == 1 or first_word[1:].islower():
+            slots[0] = slots[0][0].lower() + slots[0][1:]
+            capitalise = True
+    elif pieces[0][:1].isupper():
+        capitalise = True
+        pieces[0] = pieces[0][0].lower() + pieces[0][1:]
+    return CaptionStructure(pieces=pieces, slots=slots, links=links, capitalise=capitalise, caption=caption)
+
+
+def parse_events(caption: str) -> EventPlan:
+    """Events of ``caption`` in temporal order, one relation ("before"|"overlap") per pair.
+
+    >>> parse_events("a car horn honks after a dog barks").events
+    ['a dog barks', 'a car horn honks']
+    """
+    return parse_structure(caption).plan()
+
+
+def has_explicit_order(caption: str) -> bool:
+    """True when a sequence connective orders at least two events of the caption."""
+    return parse_events(caption).explicit_order
+
+
+def order_negatives(caption: str, limit: int | None = None) -> list[str]:
+    """The caption with its events in every other temporal order, nothing else changed.
+
+    "a dog barks then a man speaks" -> ["a man speaks then a dog barks"]; "B after A" ->
+    ["A after B"]; 3 ordered events -> 5 negatives. Captions with no explicit order -> [].
+    """
+    return parse_structure(caption).negatives(limit=limit)
+
+
+def same_events_other_order(original: str, candidate: str) -> bool:
+    """Whether ``candidate`` states the same events as ``original`` in a different temporal order.
+
+    Used to validate order negatives (from the rule rewriter or a language model).
+    """
+    try:
+        a, b = parse_events(original), parse_events(candidate)
+    except CaptionError:
+        return False
+    if sorted(a.events) != sorted(b.events) or not b.explicit_order:
+        return False
+    return a.order_key() != b.order_key()
+
+
+# --------------------------------------------------------------------------------------------
+# Label phrases
+
+# Natural phrases for the class labels of Kitchen20 and UIowa (hyphens read as underscores).
+# None of them contains a connective word or punctuation, so they render into any template.
+LABEL_PHRASES: dict[str, str] = {
+    # Kitchen20
+    "blender": "blender running",
+    "boiling_water": "water boiling",
+    "book": "book pages turning",
+    "chopping": "knife chopping on a board",
+    "clean_dishes": "dishes being washed",
+    "cupboard": "cupboard door closing",
+    "cutlery": "cutlery clinking",
+    "dishwasher": "dishwasher running",
+    "drawer": "drawer sliding shut",
+    "eat": "someone eating",
+    "fridge": "fridge door opening",
+    "frying_pan": "food sizzling in a frying pan",
+    "juicer": "juicer whirring",
+    "microwave": "microwave humming",
+    "peel": "vegetables being peeled",
+    "plates": "plates clattering",
+    "stove_burner": "stove burner hissing",
+    "stove_fan": "stove fan whirring",
+    "sweep": "broom sweeping the floor",
+    "water_flowing": "water flowing from a tap",
+    # UIowa everyday sounds
+    "bicycle_bell": "bicycle bell ringing",
+    "bicycle_freewheel": "bicycle wheel freewheeling",
+    "bite_chew_apple": "someone biting and chewing an apple",
+    "boiling_kettle": "kettle boiling",
+    "branch_trimmer": "branch trimmer snipping",
+    "chainsaw": "chainsaw running",
+    "chopping_vegetables": "vegetables being chopped",
+    "clanking_dishes": "dishes clanking",
+    "coffee_bean_grinder": "coffee grinder grinding beans",
+    "coin_drop": "coin dropping",
+    "compressed_air_spray": "compressed air spraying",
+    "crumpling_paper": "paper crumpling",
+    "drill": "drill whirring",
+    "dropping_stones": "stones dropping",
+    "electric_can_opener": "electric can opener running",
+    "electric_shaver": "electric shaver buzzing",
+    "footsteps_in_pebbles": "footsteps on pebbles",
+    "footsteps_in_sand": "footsteps in sand",
+    "glass_smash": "glass smashing",
+    "hair_dryer": "hair dryer blowing",
+    "hammer_metal": "hammer striking metal",
+    "hammer_nail": "hammer driving a nail",
+    "hands_rubbing": "hands rubbing together",
+    "hatchet": "hatchet chopping wood",
+    "lawnmower": "lawnmower running",
+    "leaf_blower": "leaf blower blowing",
+    "nails_from_box": "nails pouring from a box",
+    "peeling_vegetables": "vegetables being peeled",
+    "pepper_grinder": "pepper grinder grinding",
+    "pouring_liquid": "liquid pouring",
+    "ratchet": "ratchet clicking",
+    "rustling_branch": "branch rustling",
+    "sawing_wood": "wood being sawed",
+    "scissors": "scissors cutting",
+    "shovel": "shovel digging",
+    "spray_can_shake": "spray can being shaken",
+    "stapler": "stapler clicking",
+    "suitcase_rolling": "suitcase rolling",
+    "typing": "typing on a keyboard",
+    "vacuum": "vacuum cleaner running",
+    "velcro": "velcro ripping",
+    "walking_leaves": "footsteps in dry leaves",
+    "water_splash": "water splashing",
+    "zipper": "zipper zipping",
+}
+
+
+def _label_key(label: str) -> str:
+    return re.sub(r"[\s\-]+", "_", label.strip().lower())
+
+
+def label_to_phrase(label: str, overrides: dict[str, str] | None = None) -> str:
+    """A natural phrase for a class label: "glass_smash" -> "glass smashing".
+
+    ``overrides`` (label -> phrase) win over the built-in table; unknown labels fall back to the
+    label with underscores and hyphens read as spaces.
+    """
+    if not isinstance(label, str) or not label.strip():
+        raise CaptionError(f"label must be a non-empty string, got {label!r}")
+    key = _label_key(label)
+    if overrides:
+        for candidate in (label, label.strip(), key):
+            if candidate in overrides:
+                return str(overrides[candidate]).strip()
+        normalised = {_label_key(k): v for k, v in overrides.items()}
+        if key in normalised:
+            return str(normalised[key]).strip()
+    if key in LABEL_PHRASES:
+        return LABEL_PHRASES[key]
+    return re.sub(r"_+", " ", key).strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+
+# name -> (allowed numbers of sequence groups, whether groups other than the last must be single
+# events). Every template parses back to the phrases in order (tests check all of them).
+TEMPLATES: dict[str, tuple[range, bool]] = {
+    "then": (range(2, 100), False),  # A then B then C
+    "and_then": (range(2, 100), False),  # A and then B and then C
+    "followed_by": (range(2, 4), False),  # A followed by B followed by C
+    "before": (range(2, 3), False),  # A before B
+    "after": (range(2, 3), False),  # B after A
+    "after_lead": (range(2, 3), True),  # after A, B
+    "first_then": (range(2, 100), False),  # first A, then B, and finally C
+    "list_then": (range(3, 100), True),  # A, B, then C
+    "list_finally": (range(3, 100), False),  # A, then B, and finally C
+    "followed_then": (range(3, 100), False),  # A followed by B, then C
+}
+_PHRASE_BLOCK_RE = re.compile(
+    r"\b(then|finally|followed|before|after|afterwards?|while|whilst|as)\b|[,;:.!?]", re.I
+)
+
+
+def _check_phrase(phrase: str, index: int) -> str:
+    if not isinstance(phrase, str) or not phrase.strip():
+        raise CaptionError(f"phrases[{index}] must be a non-empty string, got {phrase!r}")
+    text = re.sub(r"\s+", " ", phrase).strip().lower()
+    bad = _PHRASE_BLOCK_RE.search(text) or re.match(r"(at\s+)?first\b", text)
+    if bad:
+        raise CaptionError(
+            f"phrases[{index}] {phrase!r} contains {bad.group(0)!r}, which the caption grammar reads as a "
+            "connective or separator; reword it (e.g. with a label_to_phrase override)"
+        )
+    return text
+
+
+def _structure_from_template(template: str, groups: list[list[str]], overlap_word: str) -> CaptionStructure:
+    """Build pieces/slots/links for ``template`` over groups given in temporal order."""
+    seps: list[str] = []  # text between consecutive groups, in mention order
+    order = list(range(len(groups)))  # mention order of the groups
+    lead, tail = "", ""
+    g = len(groups)
+    if template == "then":
+        seps = [" then "] * (g - 1)
+    elif template == "and_then":
+        seps = [" and then "] * (g - 1)
+    elif template == "followed_by":
+        seps = [" followed by "] * (g - 1)
+    elif template == "before":
+        seps = [" before "]
+    elif template == "after":
+        order, seps = [1, 0], [" after "]
+    elif template == "after_lead":
+        lead, seps = "after ", [", "]
+    elif template == "first_then":
+        lead = "first "
+        seps = [", then "] * (g - 1)
+        if g >= 3:
+            seps[-1] = ", and finally "
+    elif template == "list_then":
+        seps = [", "] * (g - 2) + [", then "]
+    elif template == "list_finally":
+        seps = [", then "] * (g - 2) + [", and finally "]
+    elif template == "followed_then":
+        seps = [" followed by "] + [", then "] * (g - 2)
+        if g >= 4:
+            seps[-1] = ", and finally "
+    else:
+        raise CaptionError(f"unknown template {template!r}; choose from {sorted(TEMPLATES)}")
+
+    pieces, slots, links = [lead], [], []
+    for position, group_index in enumerate(order):
+        group = groups[group_index]
+        for k, phrase in enumerate(group):
+            if k > 0:
+                pieces.append(f" {overlap_word} ")
+                links.append(OVERLAP)
+            slots.append(phrase)
+        if position < len(order) - 1:
+            pieces.append(seps[position])
+            links.append(_AFTER if template == "after" else BEFORE)
+    pieces.append(tail)
+    return CaptionStructure(pieces=pieces, slots=slots, links=links)
+
+
+def render_caption(
+    phrases: list[str],
+    rng: random.Random,
+    relations: list[str] | None = None,
+    template: str | None = None,
+) -> RenderedCaption:
+    """Write a caption for ``phrases`` (temporal order) with a template chosen by ``rng``.
+
+    ``relations`` (default all "before") has one entry per consecutive pair; "overlap" pairs are
+    written with "while" or "as". ``template`` forces a template (see ``TEMPLATES``). The
+    negatives use the same template with the phrases in every other temporal order.
+    """
+    if isinstance(phrases, str) or not isinstance(phrases, (list, tuple)) or not phrases:
+        raise CaptionError("phrases must be a non-empty list of strings")
+    texts = [_check_phrase(p, i) for i, p in enumerate(phrases)]
+    relations = [BEFORE] * (len(texts) - 1) if relations is None else list(relations)
+    if len(relations) != len(texts) - 1:
+        raise CaptionError(f"relations must have {len(texts) - 1} entries (one per pair), got {len(relations)}")
+    for relation in relations:
+        if relation not in (BEFORE, OVERLAP):
+            raise CaptionError(f"relations entries must be 'before' or 'overlap', got {relation!r}")
+
+    plan = EventPlan(events=texts, relations=relations)
+    groups = plan.groups()
+    overlap_word = rng.choice(["while", "as"]) if OVERLAP in relations else "while"
+    if len(groups) == 1:
+        name = "single" if len(texts) == 1 else f"overlap_{overlap_word}"
+        structure = CaptionStructure(pieces=[""] + [f" {overlap_word} "] * (len(texts) - 1) + [""],
+                                     slots=texts, links=[OVERLAP] * (len(texts) - 1))
+    else:
+        allowed = [
+            name for name, (counts, singles) in TEMPLATES.items()
+            if len(groups) in counts and not (singles and any(len(gr) > 1 for gr in groups[:-1]))
+        ]
+        if template is None:
+            name = rng.choice(allowed)
+        elif template not in allowed:
+            raise CaptionError(
+                f"template {template!r} does not fit {len(groups)} event groups; allowed: {allowed}"
+            )
+        else:
+            name = template
+        structure = _structure_from_template(name, groups, overlap_word)
+        if OVERLAP in relations:
+            name = f"{name}+{overlap_word}"
+    text = structure.render()
+    return RenderedCaption(
+        text=text, negatives=structure.negatives(), events=texts, template=name, relations=relations
+    )

@@ -1,0 +1,130 @@
+"""The `tclap-gen` command line: generate, score, parse, eval, train (and batch, see samples/)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_MODEL = "mini"
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command != "train" and extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return args.handler(args, extra) or 0
+    except (FileNotFoundError, ValueError) as error:
+        print(f"tclap-gen {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tclap-gen", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+
+    generate = commands.add_parser("generate", help="generate audio for prompts; writes .wav, .json and .png per prompt")
+    generate.add_argument("prompts", nargs="+", metavar="PROMPT")
+    generate.add_argument("--out", required=True, type=Path, help="output folder")
+    add_generation_options(generate)
+    generate.set_defaults(handler=run_generate)
+
+    score = commands.add_parser("score", help="how faithfully AUDIO follows PROMPT's temporal order")
+    score.add_argument("audio", type=Path)
+    score.add_argument("prompt")
+    score.add_argument("--model", default=DEFAULT_MODEL, help="T-CLAP: built-in name, folder or Hub id")
+    score.add_argument("--json", action="store_true", help="print the report as JSON")
+    score.add_argument("--plot", type=Path, help="also write the spectrogram with event curves to this PNG")
+    score.set_defaults(handler=run_score)
+
+    parse = commands.add_parser("parse", help="parse a caption into events in temporal order")
+    parse.add_argument("caption")
+    parse.add_argument("--json", action="store_true")
+    parse.set_defaults(handler=run_parse)
+
+    evaluate = commands.add_parser("eval", help="T-Classify (order) or zero-shot classification on labelled clips")
+    evaluate.add_argument("kind", choices=["tclassify", "zeroshot"])
+    evaluate.add_argument("--model", default=DEFAULT_MODEL)
+    evaluate.add_argument("--clips", required=True, type=Path, help="METADATA.csv with at least path,label")
+    evaluate.add_argument("--pairs", type=int, default=200, help="T-Classify: number of clip pairs")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--split", choices=["all", "heldout"], default="all",
+                          help="heldout: only the clips the mini recipes hold out (split by source)")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=run_eval)
+
+    train = commands.add_parser("train", help="fine-tune a CLAP into a T-CLAP (same options as training/train_tclap.py)",
+                                add_help=False)
+    train.set_defaults(handler=run_train)
+    return parser
+
+
+def add_generation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="pipeline: built-in name, folder or Hub id")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=50, help="denoising steps")
+    parser.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale")
+    parser.add_argument("--seconds", type=float, default=None, help="audio length (default: the model's)")
+    parser.add_argument("--candidates", type=int, default=1, help="waveforms generated per prompt")
+    parser.add_argument("--rerank", choices=["temporal", "clap", "none"], default="temporal",
+                        help="how to pick the kept candidate when --candidates > 1")
+    parser.add_argument("--negative-prompt", default=None)
+
+
+def run_generate(args, _extra) -> int:
+    from .generate import generate_to_folder
+
+    for record in generate_to_folder(
+        args.prompts, args.out, model=args.model, seed=args.seed, steps=args.steps, guidance=args.guidance,
+        seconds=args.seconds, candidates=args.candidates, rerank=None if args.rerank == "none" else args.rerank,
+        negative_prompt=args.negative_prompt,
+    ):
+        print(f"{record['audio']}  faithfulness={record['score']['faithfulness']:.3f}  {record['prompt']!r}")
+    return 0
+
+
+def run_score(args, _extra) -> int:
+    from .scoring import TemporalScorer
+
+    if not args.audio.is_file():  # before loading a model, so that a typo fails at once
+        raise FileNotFoundError(f"audio file not found: {args.audio}")
+    report = TemporalScorer.from_pretrained(args.model).score_file(args.audio, args.prompt)
+    if args.plot:
+        report.plot(args.plot)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return 0
+
+
+def run_parse(args, _extra) -> int:
+    from .captions import order_negatives, parse_events
+
+    plan = parse_events(args.caption)
+    if args.json:
+        print(json.dumps({**plan.to_dict(), "order_negatives": order_negatives(args.caption)}, indent=2))
+    else:
+        print(plan)
+    return 0
+
+
+def run_eval(args, _extra) -> int:
+    from .evaluation import format_result, run_eval as evaluate
+
+    result = evaluate(args.kind, args.model, str(args.clips), pairs=args.pairs, seed=args.seed, split=args.split)
+    print(json.dumps(result, indent=2) if args.json else format_result(args.kind, result))
+    return 0
+
+
+def run_train(_args, extra) -> int:
+    from .training.train_tclap import main as train_main
+
+    return train_main(extra) or 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

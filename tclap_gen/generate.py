@@ -1,0 +1,82 @@
+"""Generate audio for prompts and write, per prompt, the audio (.wav), its score report (.json) and a
+spectrogram with the scorer's event curves (.png)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import torch
+
+from .audio import atomic_write, save_audio
+
+MAX_STEM_CHARS = 60
+
+
+def safe_stem(prompt: str) -> str:
+    """A file name stem for a prompt: lowercase words and dashes only (no path separators, no dots), bounded
+    length, plus a short hash of the full prompt so that different prompts never collide."""
+    words = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:MAX_STEM_CHARS].rstrip("-") or "prompt"
+    digest = hashlib.sha1(prompt.encode("utf-8")).hexdigest()[:8]
+    return f"{words}-{digest}"
+
+
+def write_json(path, data) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def load_pipeline(model: str, device: str | None = None):
+    from .pipelines import TClapAudioLDMPipeline
+
+    pipe = TClapAudioLDMPipeline.from_pretrained(model)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: int = 50, guidance: float = 2.5,
+                       seconds: float | None = None, candidates: int = 1, rerank: str | None = "temporal",
+                       negative_prompt: str | None = None, pipe=None, scorer=None):
+    """Yield one record per prompt after writing its .wav, .json and .png into `out`.
+
+    Each prompt gets its own generator seeded with `seed`, so its audio does not depend on the other prompts.
+    """
+    from .scoring import TemporalScorer
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pipe = pipe or load_pipeline(model)
+    scorer = scorer or TemporalScorer(pipe.get_tclap())
+    for prompt in prompts:
+        result = pipe(
+            prompt,
+            negative_prompt=negative_prompt,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            audio_length_in_s=seconds,
+            num_waveforms_per_prompt=candidates,
+            rerank=rerank if candidates > 1 else None,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        wave = result.audios[0]
+        report = scorer.score(wave, sampling_rate=pipe.sampling_rate, prompt=prompt)
+        stem = safe_stem(prompt)
+        audio_path = save_audio(out / f"{stem}.wav", wave, pipe.sampling_rate)
+        report.plot(out / f"{stem}.png")
+        record = {
+            "prompt": prompt,
+            "audio": str(audio_path),
+            "model": str(model),
+            "seed": seed,
+            "steps": steps,
+            "guidance": guidance,
+            "seconds": len(wave) / pipe.sampling_rate,
+            "candidates": candidates,
+            "rerank": rerank if candidates > 1 else None,
+            "rerank_score": result.scores[0] if getattr(result, "scores", None) else None,
+            "score": report.to_dict(),
+        }
+        write_json(out / f"{stem}.json", record)
+        yield record

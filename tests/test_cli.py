@@ -1,0 +1,26 @@
+import json
+
+from tclap_gen.cli import main
+from tclap_gen.generate import safe_stem
+
+
+def test_parse_prints_events_in_temporal_order(capsys):
+    assert main(["parse", "a car horn honks after a dog barks", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["events"] == ["a dog barks", "a car horn honks"]
+    assert data["relations"] == ["before"]
+    assert data["order_negatives"] == ["a dog barks after a car horn honks"]
+
+
+def test_errors_name_the_bad_file(tmp_path, capsys):
+    missing = tmp_path / "nope.wav"
+    assert main(["score", str(missing), "a dog barks", "--model", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "tclap-gen score: error" in err and "nope.wav" in err
+
+
+def test_safe_stem_is_sanitised_bounded_and_collision_free():
+    stem = safe_stem("../../etc/passwd then " + "x" * 500)
+    assert "/" not in stem and "." not in stem and len(stem) <= 70
+    assert safe_stem("Dog barks, then car horn") != safe_stem("dog barks then car horn")
+    assert safe_stem("???") .startswith("prompt-")

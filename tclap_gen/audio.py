@@ -101,3 +101,53 @@ def save_audio(path, wave, sampling_rate: int) -> Path:
     if file_format is None:
         raise ValueError(f"{path}: unsupported audio suffix (use .wav or .flac)")
     return atomic_write(path, lambda tmp: sf.write(tmp, data, sampling_rate, subtype="PCM_16", format=file_format))
+
+
+def rms_db(wave) -> float:
+    """Root-mean-square level in dB relative to full scale (1.0); silence reads as -100 dB, not -inf."""
+    array = np.asarray(wave, dtype=np.float32).ravel()
+    if array.size == 0:
+        raise AudioError("rms_db: the waveform is empty")
+    return float(10.0 * np.log10(float(np.dot(array, array)) / array.size + 1e-10))
+
+
+def frame_rms_db(wave, sampling_rate: int, frame_ms: float = 20.0) -> np.ndarray:
+    """RMS level in dB of consecutive non-overlapping frames of a 1-D waveform (the last frame may be short)."""
+    array = np.asarray(wave, dtype=np.float32)
+    if array.ndim != 1:
+        raise AudioError(f"frame_rms_db: expected a mono waveform (samples,), got shape {array.shape}")
+    frame = _frame_length(sampling_rate, frame_ms)
+    squares = array * array
+    full = array.size // frame
+    means = squares[: full * frame].reshape(full, frame).mean(axis=1, dtype=np.float64)
+    if array.size > full * frame:  # the short last frame: mean over its real samples
+        means = np.append(means, squares[full * frame :].mean(dtype=np.float64))
+    return 10.0 * np.log10(means + 1e-10)
+
+
+def _frame_length(sampling_rate: int, frame_ms: float) -> int:
+    if sampling_rate <= 0:
+        raise ValueError(f"sampling_rate must be positive, got {sampling_rate}")
+    if frame_ms <= 0:
+        raise ValueError(f"frame_ms must be positive, got {frame_ms}")
+    return max(1, int(round(sampling_rate * frame_ms / 1000.0)))
+
+
+def trim_silence(wave, sampling_rate: int, threshold_db: float = -40.0, frame_ms: float = 20.0) -> np.ndarray:
+    """Cut leading and trailing silence off a mono waveform.
+
+    A frame is silent when its RMS is more than `-threshold_db` dB below the loudest frame's RMS (relative to
+    the clip's own peak, so quiet recordings are not trimmed away). At least one frame is kept: an all-silent
+    waveform returns its first frame instead of raising. Empty or non-finite input raises AudioError.
+    """
+    wave = check_waveform(wave, name="trim_silence")
+    if wave.ndim != 1:
+        raise AudioError(f"trim_silence: expected a mono waveform (samples,), got shape {wave.shape}; use to_mono")
+    if threshold_db >= 0:
+        raise ValueError(f"threshold_db must be negative (dB below the loudest frame), got {threshold_db}")
+    frame = _frame_length(sampling_rate, frame_ms)
+    levels = frame_rms_db(wave, sampling_rate, frame_ms)
+    if not np.any(wave):
+        return wave[:frame].copy()
+    loud = np.flatnonzero(levels >= levels.max() + threshold_db)
+    return wave[loud[0] * frame : min(wave.size, (loud[-1] + 1) * frame)].copy()

@@ -227,18 +227,19 @@ class CaptionStructure:
 
 _PUNCT = r"[,;:]"
 _MOD = r"(?:closely|quickly|shortly|soon|immediately|briefly|eventually|later|suddenly|then)"
+_PRE_MOD = r"(?:closely|quickly|shortly|soon|immediately|then)"
 # Sequence and overlap connectives found inside a caption. Each needs whitespace on its left (a
 # connective never opens the scanned text) and is followed by whitespace (checked by lookahead,
 # so two connectives in a row do not swallow each other's space). Order matters: longer forms
 # first, "afterwards"/"after that" before plain "after".
 _CONNECTIVES: list[tuple[str, str]] = [
-    (BEFORE, rf"(?:and\s+)?(?:(?:is|are|was|were|being|gets)\s+)?(?:{_MOD}\s+)?followed\s+(?:{_MOD}\s+)?by"),
+    (BEFORE, rf"(?:and\s+)?(?:(?:is|are|was|were|being|gets)\s+)?(?:{_PRE_MOD}\s+)?followed\s+(?:{_MOD}\s+)?by"),
     (BEFORE, r"(?:and\s+)?(?:then\s+)?finally"),
     (BEFORE, r"(?:and\s+)?then"),
     (
         BEFORE,
         r"(?:and\s+)?(?:then\s+)?(?:afterwards?|after\s+(?:that|this|which|some\s+time"
-        r"|a\s+(?:short\s+)?(?:while|moment|pause|second|bit|few\s+seconds)))",
+        r"|a\s+(?:short\s+)?(?:while|moment|pause|second|bit|few\s+seconds))(?!\s+of\b))",
     ),
     (BEFORE, r"(?:and\s+)?(?:(?:shortly|soon|just|right|immediately|briefly|long|moments?)\s+)?before"),
     (_AFTER, r"(?:and\s+)?(?:(?:shortly|soon|just|right|immediately|briefly|sometime|moments?|not\s+long)\s+)?after"),

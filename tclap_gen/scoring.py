@@ -1,0 +1,666 @@
+"""Temporal scoring: are a prompt's events in a piece of audio, when, and in the prompt's order?
+
+`TemporalScorer` uses one T-CLAP (its audio and text towers) two ways.
+
+Global order. The whole clip's embedding (``TClap.embed_audio``) is compared with the prompt and with its order
+negatives (``captions.order_negatives``: the same words with the events in every other temporal order)::
+
+    order_probability = softmax_k(s * cos(audio, caption_k))[prompt]      k over [prompt] + negatives
+
+where ``s`` is the model's audio logit scale (``exp(logit_scale_a)``). A prompt with no explicit order (one
+event, or only "while"/"as" overlaps) has no negatives: ``order_probability`` is None.
+
+Timeline. Windows of ``window_s`` (default min(1 s, the model's window)) slide over the audio every ``hop_s``
+(default window_s / 4); all windows of a chunk go through the audio tower in ONE batched call. A window shorter
+than the model's input is repeat-padded by the CLAP feature extractor (``pad="repeat"``, the default: the model
+sees only the window's sound, as CLAP was trained on short clips; ``pad="zero"`` pads with silence instead, which
+makes a 1 s window 10 % of a 10 s input and drowns it). Each window ``w`` gets, for each event ``e``::
+
+    p[w, e] = exp(s * cos(w, e)) / sum_{c in C(e)} exp(s * cos(w, c))       (then 0 where w is silent)
+
+The competitors ``C(e)`` are ``e`` itself, the prompt's other events that are NOT stated to overlap with ``e``
+(events in one "while" group may sound together, so they do not compete), the ``background_texts`` (default
+"silence", "background noise") and ``contrast_texts``. With ``contrast_texts="auto"`` (default) these are the
+sound classes the model was trained on (``tclap.info.extra["classes"]``) minus those that name one of the
+prompt's events (they share a word stem found in no other class, or half their word stems), so a trained
+closed-vocabulary model classifies each window among everything it knows. A window is silent when its RMS level
+is below ``silence_db`` dBFS (default -60) or more than ``dynamic_range_db`` (default 50) below the loudest
+window; silent audio therefore has every event ``present: false``.
+
+An event's detected span is its run of consecutive windows with ``p >= threshold`` (default 0.5; gaps up to
+``fill_gap_s`` are bridged) holding the most probability mass (an event text named k times in the prompt takes
+its k strongest runs, in time order). Onset and offset lie half-way between the window centres inside and
+outside the run (0 and the clip's end at the edges). An event is ``present`` when it has a span; its
+``confidence`` is the peak of ``p`` within its span, or outside every span when it has none (so
+``present == confidence >= threshold``).
+
+Order on the timeline (``order_is_correct``, the AudioTime STEAM rule): consecutive events joined by "before" are
+in order when both were found, the earlier starts first and they overlap by less than half the shorter one;
+events joined by "overlap" must both be found and overlap in time. Events in "while" groups are compared group
+by group. ``order_correct`` is None when the prompt has no relations (a single event).
+
+Faithfulness, in [0, 1] and non-decreasing in every part::
+
+    presence = mean over events of confidence
+    order    = 1                                          no relations (single event)
+             = [order_correct]                            relations but no order_probability ("A while B")
+             = ([order_correct] + order_probability) / 2  otherwise              ([x] is 1 if x else 0)
+    faithfulness = presence * order
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .audio import AudioError, atomic_write, check_waveform, load_audio, resample, to_mono
+from .captions import BEFORE, OVERLAP, parse_events, order_negatives
+
+__all__ = [
+    "EventScore",
+    "ScoreReport",
+    "TemporalScorer",
+    "order_is_correct",
+    "curve_spans",
+    "faithfulness_score",
+    "heldout_split",
+    "HELDOUT_SEED",
+    "HELDOUT_FRACTION",
+]
+
+DEFAULT_BACKGROUND = ("silence", "background noise")
+HELDOUT_SEED = 0
+HELDOUT_FRACTION = 0.2
+
+
+# --------------------------------------------------------------------------------------------
+# Outputs
+
+
+@dataclass
+class EventScore:
+    """One event of the prompt (temporal order): its detected span in seconds, or None when not found."""
+
+    text: str
+    onset: float | None
+    offset: float | None
+    present: bool
+    confidence: float
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "onset": None if self.onset is None else round(float(self.onset), 3),
+            "offset": None if self.offset is None else round(float(self.offset), 3),
+            "present": bool(self.present),
+            "confidence": round(float(self.confidence), 4),
+        }
+
+
+@dataclass
+class ScoreReport:
+    """What `TemporalScorer.score` found; `to_dict()` is the JSON form, `summary()` the text form, `plot()` a figure."""
+
+    prompt: str
+    events: list[EventScore]
+    relations: list[str]
+    order_probability: float | None
+    order_correct: bool | None
+    faithfulness: float
+    curves: np.ndarray  # (events, windows) presence probability of each event in each window
+    times: np.ndarray  # (windows,) window centres in seconds
+    window_s: float
+    hop_s: float
+    threshold: float
+    silent: np.ndarray  # (windows,) True where the energy gate closed
+    order_candidates: list[tuple[str, float]] = field(default_factory=list)  # (caption, probability), prompt first
+    competitors: list[str] = field(default_factory=list)  # background and contrast texts the events competed with
+    warnings: list[str] = field(default_factory=list)
+    wave: np.ndarray | None = field(default=None, repr=False)  # mono audio at `sampling_rate`, kept for plot()
+    sampling_rate: int | None = None
+
+    @property
+    def duration(self) -> float:
+        return 0.0 if self.wave is None or not self.sampling_rate else len(self.wave) / self.sampling_rate
+
+    def to_dict(self) -> dict:
+        return {
+            "prompt": self.prompt,
+            "events": [event.to_dict() for event in self.events],
+            "order_probability": None if self.order_probability is None else round(float(self.order_probability), 4),
+            "order_correct": self.order_correct,
+            "faithfulness": round(float(self.faithfulness), 4),
+        }
+
+    def summary(self) -> str:
+        """A few readable lines: each event's span, the order verdicts and the faithfulness."""
+        lines = [f"prompt: {self.prompt}"]
+        for i, event in enumerate(self.events):
+            link = ""
+            if i > 0:
+                link = "then " if self.relations[i - 1] == BEFORE else "with "
+            if event.present:
+                where = f"{event.onset:6.2f}-{event.offset:6.2f} s"
+            else:
+                where = "not found      "
+            lines.append(f"  {i + 1}. {link}{event.text!r}: {where} (confidence {event.confidence:.2f})")
+        if self.order_probability is not None:
+            lines.append(
+                f"order probability: {self.order_probability:.3f} against {len(self.order_candidates) - 1} other order(s)"
+            )
+        if self.order_correct is not None:
+            lines.append(f"timeline order: {'correct' if self.order_correct else 'wrong'}")
+        lines.append(f"faithfulness: {self.faithfulness:.3f}")
+        lines.extend(f"warning: {warning}" for warning in self.warnings)
+        return "\n".join(lines)
+
+    def plot(self, path=None):
+        """A matplotlib Figure: the log-mel spectrogram above each event's presence curve and detected span.
+
+        With `path`, the figure is also written there as PNG (atomically)."""
+        from matplotlib.figure import Figure  # lazy: matplotlib costs ~0.5 s to import
+
+        fig = Figure(figsize=(10, 5.5), dpi=100, layout="constrained")
+        ax_spec, ax_curve = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+        duration = max(self.duration, float(self.times[-1] + self.window_s / 2) if len(self.times) else 0.0)
+        if self.wave is not None and self.sampling_rate:
+            mel, frame_s = log_mel_spectrogram(self.wave, self.sampling_rate)
+            ax_spec.imshow(mel, origin="lower", aspect="auto", cmap="magma",
+                           extent=(0.0, mel.shape[1] * frame_s, 0, mel.shape[0]))
+        ax_spec.set_ylabel("mel band")
+        colours = [f"C{i % 10}" for i in range(len(self.events))]
+        for i, (event, colour) in enumerate(zip(self.events, colours)):
+            label = f"{i + 1}. {event.text}"
+            ax_curve.plot(self.times, self.curves[i], color=colour, label=label, marker=".", markersize=3)
+            if event.present:
+                for ax in (ax_spec, ax_curve):
+                    ax.axvspan(event.onset, event.offset, color=colour, alpha=0.18, lw=0)
+                ax_spec.hlines(ax_spec.get_ylim()[1] * (0.96 - 0.05 * i), event.onset, event.offset, color=colour, lw=4)
+        for onset, offset, _, _ in curve_spans(self.silent.astype(float), self.times, 0.5, duration, count=len(self.times)):
+            ax_curve.axvspan(onset, offset, color="0.85", lw=0, zorder=0)  # energy gate closed
+        ax_curve.axhline(self.threshold, color="0.4", ls="--", lw=1)
+        ax_curve.set_ylim(-0.02, 1.02)
+        ax_curve.set_xlim(0.0, duration)
+        ax_curve.set_xlabel("time (s)")
+        ax_curve.set_ylabel("presence p")
+        ax_curve.legend(loc="upper right", fontsize=8)
+        order = "n/a" if self.order_probability is None else f"{self.order_probability:.2f}"
+        verdict = {None: "n/a", True: "correct", False: "wrong"}[self.order_correct]
+        ax_spec.set_title(
+            f"{self.prompt!r}\nfaithfulness {self.faithfulness:.2f} | order probability {order} | timeline order {verdict}",
+            fontsize=10,
+        )
+        if path is not None:
+            path = Path(path)
+            atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+        return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Pure rules (unit-tested on synthetic data)
+
+
+def curve_spans(curve, times, threshold: float, duration: float, fill_gap_s: float = 0.0, count: int = 1):
+    """The `count` strongest runs of `curve >= threshold`, in time order, as (onset, offset, start, stop) tuples.
+
+    `start:stop` index the windows of the run. Runs separated by gaps of at most `fill_gap_s` seconds (between
+    window centres) are joined. A run's strength is its summed curve. Boundaries lie half-way between the last
+    window outside and the first inside (0 and `duration` at the ends)."""
+    curve = np.asarray(curve, dtype=np.float64)
+    times = np.asarray(times, dtype=np.float64)
+    if curve.shape != times.shape or curve.ndim != 1:
+        raise ValueError(f"curve and times must be 1-D of one length, got {curve.shape} and {times.shape}")
+    active = np.flatnonzero(curve >= threshold)
+    if active.size == 0 or count <= 0:
+        return []
+    runs = [[int(active[0]), int(active[0]) + 1]]
+    for index in active[1:]:
+        last = runs[-1][1] - 1
+        if index == last + 1 or times[index] - times[last] <= fill_gap_s + 1e-9:
+            runs[-1][1] = int(index) + 1
+        else:
+            runs.append([int(index), int(index) + 1])
+    strongest = sorted(runs, key=lambda run: -curve[run[0]:run[1]].sum())[:count]
+    out = []
+    for start, stop in sorted(strongest):
+        onset = 0.0 if start == 0 else 0.5 * (times[start - 1] + times[start])
+        offset = duration if stop == len(times) else 0.5 * (times[stop - 1] + times[stop])
+        out.append((float(onset), float(offset), start, stop))
+    return out
+
+
+def _groups(num_events: int, relations: Sequence[str]) -> list[list[int]]:
+    groups = [[0]] if num_events else []
+    for i, relation in enumerate(relations, start=1):
+        if relation == OVERLAP:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def order_is_correct(spans, relations) -> bool | None:
+    """Whether detected spans follow the prompt's relations (AudioTime STEAM rule).
+
+    `spans`: one (onset, offset) or None (not found) per event, in the prompt's temporal order; `relations`: one
+    "before"/"overlap" per consecutive pair. "before": both found, the earlier starts strictly first and they
+    overlap by less than half the shorter span. "overlap": both found and overlapping. Events joined by "overlap"
+    form a group; every event of a group must be "before" every event of the next group. None when there are no
+    relations."""
+    relations = list(relations)
+    if len(relations) != max(len(spans) - 1, 0):
+        raise ValueError(f"need one relation per consecutive pair: {len(spans)} spans, {len(relations)} relations")
+    for relation in relations:
+        if relation not in (BEFORE, OVERLAP):
+            raise ValueError(f"relation must be 'before' or 'overlap', got {relation!r}")
+    if not relations:
+        return None
+    if any(span is None for span in spans):
+        return False
+
+    def overlap(a, b) -> float:
+        return min(a[1], b[1]) - max(a[0], b[0])
+
+    groups = _groups(len(spans), relations)
+    for group in groups:
+        for i, j in zip(group, group[1:]):
+            if overlap(spans[i], spans[j]) <= 0:
+                return False
+    for earlier, later in zip(groups, groups[1:]):
+        for i in earlier:
+            for j in later:
+                a, b = spans[i], spans[j]
+                shorter = min(a[1] - a[0], b[1] - b[0])
+                if not a[0] < b[0] or overlap(a, b) >= 0.5 * shorter:
+                    return False
+    return True
+
+
+def faithfulness_score(confidences, order_correct: bool | None, order_probability: float | None) -> float:
+    """presence (mean confidence) x order term; see the module docstring. In [0, 1]."""
+    confidences = [min(max(float(c), 0.0), 1.0) for c in confidences]
+    presence = sum(confidences) / len(confidences) if confidences else 0.0
+    if order_correct is None:
+        order = 1.0
+    elif order_probability is None:
+        order = float(order_correct)
+    else:
+        order = 0.5 * (float(order_correct) + min(max(float(order_probability), 0.0), 1.0))
+    return presence * order
+
+
+# --------------------------------------------------------------------------------------------
+# Which trained classes may compete with a prompt's events
+
+_STOP = {"a", "an", "the", "of", "on", "in", "into", "from", "by", "with", "and", "to", "at", "is", "are", "being",
+         "some", "someone", "something", "its", "it", "his", "her", "their", "together"}
+
+
+def _stems(text: str) -> set[str]:
+    """Crude word stems ("smashing" -> "smash", "types" -> "typ") for naming matches; no NLP dependency."""
+    stems = set()
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in _STOP or len(word) < 3:
+            continue
+        for suffix in ("ing", "es", "ed", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        stems.add(word)
+    return stems
+
+
+def _names_event(candidate_stems: set[str], event_stems: set[str], distinctive: set[str]) -> bool:
+    shared = candidate_stems & event_stems
+    if shared & distinctive:
+        return True
+    union = candidate_stems | event_stems
+    return bool(union) and len(shared) >= 0.5 * len(union)
+
+
+def contrast_for_prompt(candidates: Sequence[str], events: Sequence[str]) -> list[str]:
+    """`candidates` (e.g. trained class phrases) minus those that name one of `events`.
+
+    A candidate names an event when they share a word stem that no other candidate has ("glass" in "glass
+    smashing" vs "a glass shatters"), or half of their stems ("vegetables being peeled"); shared generic words
+    ("running" in five classes) do not count."""
+    stem_sets = [_stems(c) for c in candidates]
+    counts: dict[str, int] = {}
+    for stems in stem_sets:
+        for stem in stems:
+            counts[stem] = counts.get(stem, 0) + 1
+    distinctive = {stem for stem, n in counts.items() if n == 1}
+    event_stems = [_stems(e) for e in events]
+    kept = []
+    for candidate, stems in zip(candidates, stem_sets):
+        if candidate.strip().lower() in {e.strip().lower() for e in events}:
+            continue
+        if any(_names_event(stems, es, distinctive) for es in event_stems):
+            continue
+        if candidate not in kept:
+            kept.append(candidate)
+    return kept
+
+
+# --------------------------------------------------------------------------------------------
+# The scorer
+
+
+class TemporalScorer:
+    """Scores audio (ours or any model's) against a prompt with a T-CLAP; see the module docstring for the rules.
+
+    Args:
+        tclap: the T-CLAP (`tclap_gen.model.TClap`).
+        window_s: timeline window in seconds; default min(1.0, the model's window). At most the model's window.
+        hop_s: step between windows; default window_s / 4.
+        threshold: presence probability an event must reach in a window.
+        silence_db: windows quieter than this RMS level (dBFS) hold no event.
+        dynamic_range_db: windows this far below the loudest window hold no event.
+        fill_gap_s: inactive stretches up to this long inside an event's run are bridged; default window_s / 2.
+        background_texts: texts every event competes with (a "nothing of the prompt" class).
+        contrast_texts: more competitors; "auto" = the model's trained classes (`info.extra["classes"]`) that do not
+            name a prompt event; None or [] = none.
+        pad: "repeat" (CLAP's repeat-padding of short windows) or "zero".
+        batch_size: windows per forward pass (one call per chunk of this many windows).
+        logit_scale: softmax scale; default the model's exp(logit_scale_a).
+        max_order_negatives: cap on order negatives (a 5-event prompt has 119).
+    """
+
+    def __init__(
+        self,
+        tclap,
+        window_s: float | None = None,
+        hop_s: float | None = None,
+        threshold: float = 0.5,
+        silence_db: float = -60.0,
+        dynamic_range_db: float = 50.0,
+        fill_gap_s: float | None = None,
+        background_texts: Sequence[str] | None = DEFAULT_BACKGROUND,
+        contrast_texts: Sequence[str] | str | None = "auto",
+        pad: str = "repeat",
+        batch_size: int = 32,
+        logit_scale: float | None = None,
+        max_order_negatives: int | None = 119,
+    ):
+        self.tclap = tclap
+        model_window_s = tclap.max_samples / tclap.sampling_rate
+        self.window_s = float(min(1.0, model_window_s) if window_s is None else window_s)
+        if not 0 < self.window_s <= model_window_s + 1e-9:
+            raise ValueError(f"window_s must be in (0, {model_window_s:g}] (the model's window), got {window_s!r}")
+        self.hop_s = float(self.window_s / 4 if hop_s is None else hop_s)
+        if not 0 < self.hop_s <= self.window_s:
+            raise ValueError(f"hop_s must be in (0, window_s={self.window_s:g}], got {hop_s!r}")
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+        if pad not in ("repeat", "zero"):
+            raise ValueError(f"pad must be 'repeat' or 'zero', got {pad!r}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        if dynamic_range_db <= 0:
+            raise ValueError(f"dynamic_range_db must be positive, got {dynamic_range_db!r}")
+        if isinstance(contrast_texts, str) and contrast_texts != "auto":
+            raise ValueError(f"contrast_texts must be 'auto', None or a list of texts, got {contrast_texts!r}")
+        self.threshold = float(threshold)
+        self.silence_db = float(silence_db)
+        self.dynamic_range_db = float(dynamic_range_db)
+        self.fill_gap_s = float(self.window_s / 2 if fill_gap_s is None else fill_gap_s)
+        self.background_texts = [t for t in (background_texts or []) if t.strip()]
+        self.contrast_texts = contrast_texts
+        self.pad = pad
+        self.batch_size = int(batch_size)
+        self._logit_scale = logit_scale
+        self.max_order_negatives = max_order_negatives
+
+    @classmethod
+    def from_pretrained(cls, name_or_path, device=None, dtype=None, **kwargs) -> "TemporalScorer":
+        """A scorer over `TClap.from_pretrained(name_or_path)` ("mini", a T-CLAP or pipeline folder, a Hub id)."""
+        from .model import TClap
+
+        return cls(TClap.from_pretrained(name_or_path, device=device, dtype=dtype), **kwargs)
+
+    # ----- inputs -----
+    @property
+    def sampling_rate(self) -> int:
+        return self.tclap.sampling_rate
+
+    @property
+    def logit_scale(self) -> float:
+        if self._logit_scale is not None:
+            return float(self._logit_scale)
+        return float(self.tclap.model.logit_scale_a.detach().exp().item())
+
+    def prepare(self, wave, sampling_rate: int) -> np.ndarray:
+        """Mono float32 audio at the model's rate. Accepts (samples,) or (channels, samples), float or integer PCM."""
+        if (isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, float, np.integer, np.floating))
+                or sampling_rate <= 0 or int(sampling_rate) != sampling_rate):
+            raise ValueError(f"sampling_rate must be a positive integer, got {sampling_rate!r}")
+        if isinstance(wave, torch.Tensor):
+            wave = wave.detach().cpu().numpy()
+        wave = check_waveform(wave, name="audio")
+        if wave.ndim == 2 and wave.shape[0] > wave.shape[1]:
+            raise AudioError(
+                f"audio: expected (channels, samples), got shape {wave.shape}; transpose it (soundfile gives (samples, channels))"
+            )
+        return resample(to_mono(wave), int(sampling_rate), self.sampling_rate)
+
+    def window_starts(self, num_samples: int) -> np.ndarray:
+        """Start samples of the timeline windows; the last window ends at the end of the audio."""
+        window = max(1, round(self.window_s * self.sampling_rate))
+        hop = max(1, round(self.hop_s * self.sampling_rate))
+        if num_samples <= window:
+            return np.zeros(1, dtype=np.int64)
+        starts = np.arange(0, num_samples - window + 1, hop, dtype=np.int64)
+        if starts[-1] + window < num_samples:
+            starts = np.append(starts, num_samples - window)
+        return starts
+
+    # ----- model calls (one batched forward per chunk of windows) -----
+    def _forward_windows(self, windows: list[np.ndarray]) -> torch.Tensor:
+        """(len(windows), D) normalised embeddings from ONE call of the audio tower."""
+        if self.pad == "zero":
+            size = self.tclap.max_samples
+            windows = [np.pad(w, (0, max(0, size - len(w)))) for w in windows]
+        inputs = self.tclap.audio_inputs(windows, self.sampling_rate)
+        with torch.no_grad():
+            features = self.tclap.model.get_audio_features(**inputs).pooler_output.float()
+        return F.normalize(features, dim=-1)
+
+    def window_embeddings(self, wave: np.ndarray, per_window_loop: bool = False) -> tuple[np.ndarray, torch.Tensor]:
+        """Window centres (s) and (windows, D) embeddings of mono `wave` at the model's rate.
+
+        Windows go through the model `batch_size` at a time; `per_window_loop=True` makes one call per window
+        instead (same numbers, only for the batched-vs-loop benchmark)."""
+        window = max(1, round(self.window_s * self.sampling_rate))
+        starts = self.window_starts(len(wave))
+        if len(wave) <= window:
+            views, lengths = [wave], [len(wave)]
+        else:
+            strided = np.lib.stride_tricks.sliding_window_view(wave, window)
+            views, lengths = None, [window] * len(starts)
+        chunk = 1 if per_window_loop else self.batch_size
+        embeddings = []
+        for begin in range(0, len(starts), chunk):
+            picked = starts[begin : begin + chunk]
+            # only this chunk's windows are copied out of the strided view: long audio stays cheap in memory
+            windows = views if views is not None else [np.ascontiguousarray(strided[s]) for s in picked]
+            embeddings.append(self._forward_windows(windows))
+        centres = (starts + np.asarray(lengths) / 2) / self.sampling_rate
+        return centres.astype(np.float64), torch.cat(embeddings)
+
+    def window_levels_db(self, wave: np.ndarray) -> np.ndarray:
+        """RMS level (dBFS) of each timeline window, computed from cumulative sums (no per-window copies)."""
+        window = min(max(1, round(self.window_s * self.sampling_rate)), len(wave))
+        starts = self.window_starts(len(wave))
+        energy = np.concatenate([[0.0], np.cumsum(wave.astype(np.float64) ** 2)])
+        mean_square = (energy[starts + window] - energy[starts]) / window
+        return 10.0 * np.log10(np.maximum(mean_square, 1e-20))
+
+    def _clip_embedding(self, wave: np.ndarray) -> torch.Tensor:
+        return self.tclap.embed_audio(wave, self.sampling_rate, batch_size=self.batch_size)
+
+    def _embed_texts(self, texts: list[str]) -> torch.Tensor:
+        return self.tclap.embed_text(texts)
+
+    def _competitor_pool(self, events: list[str]) -> list[str]:
+        if self.contrast_texts == "auto":
+            classes = list(getattr(getattr(self.tclap, "info", None), "extra", {}).get("classes", []) or [])
+        else:
+            classes = list(self.contrast_texts or [])
+        pool = [t for t in self.background_texts if t.strip().lower() not in {e.lower() for e in events}]
+        for text in contrast_for_prompt(classes, events):
+            if text not in pool:
+                pool.append(text)
+        return pool
+
+    def _unknown_event_warnings(self, events: list[str]) -> list[str]:
+        classes = list(getattr(getattr(self.tclap, "info", None), "extra", {}).get("classes", []) or [])
+        if not classes:
+            return []
+        known = set().union(*(_stems(c) for c in classes))
+        return [
+            f"{event!r} shares no word with the sounds the model was trained on; its score is unreliable"
+            for event in dict.fromkeys(events)
+            if not (_stems(event) & known)
+        ]
+
+    # ----- scoring -----
+    def presence_curves(self, window_emb: torch.Tensor, events: list[str], relations: list[str],
+                        text_emb: dict[str, torch.Tensor], competitors: list[str]) -> np.ndarray:
+        """(events, windows) p[w, e] before the energy gate (see the module docstring)."""
+        unique = list(dict.fromkeys(events)) + [c for c in competitors if c not in events]
+        texts = torch.stack([text_emb[t] for t in unique])
+        logits = self.logit_scale * window_emb @ texts.T  # (windows, texts)
+        group_of = {}
+        for g, group in enumerate(_groups(len(events), relations)):
+            for i in group:
+                group_of.setdefault(events[i], set()).add(g)
+        curves = []
+        for event in events:
+            keep = []
+            for k, text in enumerate(unique):
+                if text == event or text in competitors:
+                    keep.append(k)
+                elif text in group_of and not (group_of[text] & group_of[event]):
+                    keep.append(k)  # another event of the prompt that is not said to sound together with this one
+            own = keep.index(unique.index(event))
+            curves.append(torch.softmax(logits[:, keep], dim=1)[:, own])
+        return torch.stack(curves).cpu().numpy().astype(np.float64)
+
+    def score(self, wave, sampling_rate: int, prompt: str) -> ScoreReport:
+        """Score `wave` ((samples,) or (channels, samples), any rate, float or integer PCM) against `prompt`."""
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
+        wave = self.prepare(wave, sampling_rate)
+        plan = parse_events(prompt)
+        events, relations = list(plan.events), list(plan.relations)
+        negatives = order_negatives(prompt, limit=self.max_order_negatives) if BEFORE in relations else []
+        competitors = self._competitor_pool(events)
+
+        # one text pass for everything: events, competitors, the prompt and its order negatives
+        captions = [prompt] + negatives if negatives else []
+        texts = list(dict.fromkeys(events + competitors + captions))
+        text_emb = dict(zip(texts, self._embed_texts(texts)))
+
+        times, window_emb = self.window_embeddings(wave)
+        curves = self.presence_curves(window_emb, events, relations, text_emb, competitors)
+        levels = self.window_levels_db(wave)
+        silent = (levels < self.silence_db) | (levels < levels.max() - self.dynamic_range_db)
+        curves[:, silent] = 0.0
+
+        duration = len(wave) / self.sampling_rate
+        scores = self._event_scores(events, curves, times, duration)
+        spans = [(e.onset, e.offset) if e.present else None for e in scores]
+        order_correct = order_is_correct(spans, relations)
+
+        order_probability, candidates = None, []
+        if negatives:
+            clip = self._clip_embedding(wave)[0]
+            caption_emb = torch.stack([text_emb[c] for c in captions])
+            probs = torch.softmax(self.logit_scale * caption_emb @ clip, dim=0).cpu().numpy()
+            order_probability = float(probs[0])
+            candidates = [(c, float(p)) for c, p in zip(captions, probs)]
+
+        return ScoreReport(
+            prompt=prompt,
+            events=scores,
+            relations=relations,
+            order_probability=order_probability,
+            order_correct=order_correct,
+            faithfulness=faithfulness_score([e.confidence for e in scores], order_correct, order_probability),
+            curves=curves,
+            times=times,
+            window_s=self.window_s,
+            hop_s=self.hop_s,
+            threshold=self.threshold,
+            silent=silent,
+            order_candidates=candidates,
+            competitors=competitors,
+            warnings=self._unknown_event_warnings(events),
+            wave=wave,
+            sampling_rate=self.sampling_rate,
+        )
+
+    def _event_scores(self, events, curves, times, duration) -> list[EventScore]:
+        """Spans per event; an event text named k times takes its k strongest runs, in time order."""
+        out: list[EventScore | None] = [None] * len(events)
+        rows = {}
+        for i, event in enumerate(events):
+            rows.setdefault(event, []).append(i)
+        for event, indices in rows.items():
+            curve = curves[indices[0]]
+            runs = curve_spans(curve, times, self.threshold, duration, self.fill_gap_s, count=len(indices))
+            outside = np.ones(len(curve), dtype=bool)
+            for _, _, start, stop in runs:
+                outside[start:stop] = False
+            rest = float(curve[outside].max()) if outside.any() else 0.0
+            for k, i in enumerate(indices):
+                if k < len(runs):
+                    onset, offset, start, stop = runs[k]
+                    out[i] = EventScore(event, onset, offset, True, float(curve[start:stop].max()))
+                else:
+                    out[i] = EventScore(event, None, None, False, min(rest, math.nextafter(self.threshold, 0.0)))
+        return out  # type: ignore[return-value]
+
+    def score_file(self, path, prompt: str) -> ScoreReport:
+        """Score an audio file (anything soundfile reads; stereo is mixed down, any rate is resampled)."""
+        wave, sr = load_audio(path, mono=False)
+        return self.score(wave, sr, prompt)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def log_mel_spectrogram(wave: np.ndarray, sampling_rate: int, n_mels: int = 64, max_frames: int = 4000):
+    """(n_mels, frames) log-mel power in dB (for plots) and the frame step in seconds; long audio gets a coarser
+    step so an hour still draws."""
+    from scipy.signal import stft
+    from transformers.audio_utils import mel_filter_bank
+
+    n_fft = 1 << max(8, int(round(math.log2(0.025 * sampling_rate))))
+    hop = max(int(0.010 * sampling_rate), int(math.ceil(len(wave) / max_frames)))
+    segment = max(n_fft, hop)  # a coarse step for long audio needs segments at least as long
+    n_fft = 1 << int(math.ceil(math.log2(segment)))
+    if len(wave) < segment:
+        wave = np.pad(wave, (0, segment - len(wave)))
+    _, _, spec = stft(wave, fs=sampling_rate, nperseg=segment, noverlap=segment - hop, nfft=n_fft,
+                      boundary=None, padded=False)
+    filters = mel_filter_bank(num_frequency_bins=n_fft // 2 + 1, num_mel_filters=n_mels, min_frequency=20.0,
+                              max_frequency=sampling_rate / 2, sampling_rate=sampling_rate, norm="slaney", mel_scale="slaney")
+    mel = filters.T @ (np.abs(spec) ** 2)
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    return np.maximum(db, db.max() - 80.0), hop / sampling_rate
+
+
+def heldout_split(records, seed: int = HELDOUT_SEED, test_fraction: float = HELDOUT_FRACTION):
+    """(train, held-out) clips split by recording source, the split the mini recipe trains on and validation uses."""
+    from .datasets import split_by_source
+
+    return split_by_source(records, test_fraction=test_fraction, seed=seed)

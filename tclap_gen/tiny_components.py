@@ -1,0 +1,94 @@
+"""Tiny random AudioLDM-style components (VAE, UNet, scheduler, vocoder) for tests and benchmarks.
+
+The sizes are the smallest that run (FACTS.md, from diffusers' former AudioLDM fast tests): a whole 2-step
+generation takes well under a second on a CPU. Weights are random, so the audio is noise; only shapes, plumbing
+and numerics are meaningful. Every builder takes a seed so two calls give identical weights.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def tiny_vae(seed: int = 0):
+    """AutoencoderKL over 1-channel log-mels, 4 latent channels, scale factor 2."""
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        block_out_channels=(8, 16),
+        in_channels=1,
+        out_channels=1,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=32,
+    )
+
+
+def tiny_unet(projection_dim: int = 32, seed: int = 0):
+    """UNet2DConditionModel conditioned AudioLDM's way: no cross-attention context, the text embedding enters as a
+    class embedding ("simple_projection", concatenated to the time embedding)."""
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=(8, 16),
+        class_embed_type="simple_projection",
+        projection_class_embeddings_input_dim=projection_dim,
+        class_embeddings_concat=True,
+    )
+
+
+def tiny_scheduler():
+    """The DDIM scheduler configuration AudioLDM ships with."""
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+    )
+
+
+def tiny_vocoder(sampling_rate: int = 16000, seed: int = 0):
+    """SpeechT5HifiGan reading 8 mel bins, 4 samples per mel frame."""
+    from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
+
+    config = SpeechT5HifiGanConfig(
+        model_in_dim=8,
+        sampling_rate=sampling_rate,
+        upsample_initial_channel=16,
+        upsample_rates=[2, 2],
+        upsample_kernel_sizes=[4, 4],
+        resblock_kernel_sizes=[3, 7],
+        resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5]],
+        normalize_before=False,
+    )
+    torch.manual_seed(seed)
+    return SpeechT5HifiGan(config).eval()
+
+
+def tiny_pipeline(tclap, seed: int = 0):
+    """A TClapAudioLDMPipeline with random tiny components around `tclap` (a tclap_gen.model.TClap); the UNet's
+    class-embedding input is sized to the T-CLAP's projection and the vocoder runs at the T-CLAP's rate."""
+    from tclap_gen.pipelines.pipeline_tclap_audioldm import TClapAudioLDMPipeline
+
+    return TClapAudioLDMPipeline.from_components(
+        tclap,
+        vae=tiny_vae(seed),
+        unet=tiny_unet(tclap.projection_dim, seed),
+        scheduler=tiny_scheduler(),
+        vocoder=tiny_vocoder(tclap.sampling_rate, seed),
+    )

@@ -1,0 +1,315 @@
+"""TemporalScorer mechanics. The tiny T-CLAP has random weights, so these tests check the machinery (shapes,
+batching, chunking, input handling, the rules on synthetic curves, and an oracle whose embeddings are faked),
+never the accuracy of a trained model (scripts/validate_scorer.py measures that on real recordings)."""
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+
+from tclap_gen.audio import AudioError
+from tclap_gen.scoring import (
+    ScoreReport,
+    TemporalScorer,
+    contrast_for_prompt,
+    curve_spans,
+    faithfulness_score,
+    order_is_correct,
+)
+
+SR = 16000
+
+
+def noise(seconds, sr=SR, seed=0, level=0.1):
+    return (np.random.default_rng(seed).standard_normal(int(seconds * sr)) * level).astype(np.float32)
+
+
+# ----- the public report -----------------------------------------------------------------------
+
+
+def test_to_dict_schema_and_json(tiny_tclap):
+    report = TemporalScorer(tiny_tclap).score(noise(2.0), SR, "glass smash then bicycle bell")
+    d = report.to_dict()
+    assert set(d) == {"prompt", "events", "order_probability", "order_correct", "faithfulness"}
+    assert d["prompt"] == "glass smash then bicycle bell"
+    assert [e["text"] for e in d["events"]] == ["glass smash", "bicycle bell"]
+    for event in d["events"]:
+        assert set(event) == {"text", "onset", "offset", "present", "confidence"}
+        assert 0.0 <= event["confidence"] <= 1.0
+        assert event["present"] == (event["onset"] is not None) == (event["offset"] is not None)
+    assert 0.0 <= d["order_probability"] <= 1.0
+    assert isinstance(d["order_correct"], bool)
+    assert 0.0 <= d["faithfulness"] <= 1.0
+    json.dumps(d)  # plain JSON types only
+    assert report.curves.shape == (2, len(report.times))
+    assert report.relations == ["before"]
+    assert [c for c, _ in report.order_candidates] == ["glass smash then bicycle bell", "bicycle bell then glass smash"]
+    assert sum(p for _, p in report.order_candidates) == pytest.approx(1.0, abs=1e-5)
+    assert "faithfulness" in report.summary() and "glass smash" in report.summary()
+
+
+def test_single_event_and_overlap_prompts(tiny_tclap):
+    scorer = TemporalScorer(tiny_tclap)
+    single = scorer.score(noise(1.5), SR, "a dog barks")
+    assert single.order_probability is None and single.order_correct is None
+    assert single.faithfulness == pytest.approx(single.events[0].confidence)
+    both = scorer.score(noise(1.5), SR, "a man speaks while a kettle whistles")
+    assert both.relations == ["overlap"] and both.order_probability is None
+    assert isinstance(both.order_correct, bool)
+
+
+def test_silent_audio_has_no_events(tiny_tclap):
+    report = TemporalScorer(tiny_tclap).score(np.zeros(2 * SR, np.float32), SR, "a dog barks then a car horn honks")
+    assert all(not e.present and e.onset is None for e in report.events)
+    assert report.silent.all() and not report.curves.any()
+    assert report.order_correct is False
+    assert report.faithfulness == 0.0
+
+
+@pytest.mark.parametrize(
+    "wave, match",
+    [
+        (np.array([0.1, np.nan, 0.2] * 1000, np.float32), "NaN"),
+        (np.array([0.1, np.inf] * 1000, np.float32), "NaN or Inf"),
+        (np.zeros(0, np.float32), "empty"),
+        (np.zeros((SR, 2), np.float32), "channels, samples"),
+    ],
+)
+def test_bad_audio_is_a_clear_error(tiny_tclap, wave, match):
+    with pytest.raises(AudioError, match=match):
+        TemporalScorer(tiny_tclap).score(wave, SR, "a dog barks")
+
+
+def test_bad_arguments(tiny_tclap, tmp_path):
+    scorer = TemporalScorer(tiny_tclap)
+    with pytest.raises(ValueError, match="prompt"):
+        scorer.score(noise(1.0), SR, "  ")
+    with pytest.raises(ValueError, match="sampling_rate"):
+        scorer.score(noise(1.0), 0, "a dog barks")
+    with pytest.raises(FileNotFoundError, match="missing.wav"):
+        scorer.score_file(tmp_path / "missing.wav", "a dog barks")
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"RIFF not really a wave file" * 10)
+    with pytest.raises(AudioError, match="garbage.wav"):
+        scorer.score_file(garbage, "a dog barks")
+    with pytest.raises(ValueError, match="window_s"):
+        TemporalScorer(tiny_tclap, window_s=5.0)  # the tiny model's window is 2 s
+    with pytest.raises(ValueError, match="hop_s"):
+        TemporalScorer(tiny_tclap, window_s=1.0, hop_s=2.0)
+    with pytest.raises(ValueError, match="threshold"):
+        TemporalScorer(tiny_tclap, threshold=1.5)
+
+
+def test_stereo_int16_and_other_rates_are_accepted(tiny_tclap, tmp_path):
+    scorer = TemporalScorer(tiny_tclap, hop_s=0.5)
+    sr = 44100
+    mono = noise(2.0, sr=sr, seed=3, level=0.2)
+    reference = scorer.score(mono, sr, "typing then a drawer")
+    pcm = np.round(mono * 32767).astype(np.int16)
+    stereo_int = scorer.score(np.stack([pcm, pcm]), sr, "typing then a drawer")
+    np.testing.assert_allclose(stereo_int.curves, reference.curves, atol=2e-3)
+    assert stereo_int.sampling_rate == tiny_tclap.sampling_rate
+    assert len(stereo_int.wave) == 2 * tiny_tclap.sampling_rate  # resampled to the model's rate
+    path = tmp_path / "stereo.wav"
+    sf.write(path, np.stack([pcm, pcm]).T, sr, subtype="PCM_16")
+    from_file = scorer.score_file(path, "typing then a drawer")
+    np.testing.assert_allclose(from_file.curves, reference.curves, atol=2e-3)
+    tensor = scorer.score(torch.from_numpy(mono), sr, "typing then a drawer")
+    np.testing.assert_allclose(tensor.curves, reference.curves, atol=1e-6)
+
+
+# ----- batching and chunking -------------------------------------------------------------------
+
+
+def test_batched_windows_equal_the_per_window_loop(tiny_tclap):
+    scorer = TemporalScorer(tiny_tclap, hop_s=0.5, batch_size=16)
+    wave = scorer.prepare(noise(3.0, seed=1), SR)
+    times, batched = scorer.window_embeddings(wave)
+    loop_times, looped = scorer.window_embeddings(wave, per_window_loop=True)
+    assert len(times) == 5 and batched.shape[0] == 5
+    np.testing.assert_allclose(times, loop_times)
+    torch.testing.assert_close(batched, looped, atol=1e-5, rtol=1e-4)
+
+
+def test_long_audio_is_processed_in_chunks(tiny_tclap, monkeypatch):
+    scorer = TemporalScorer(tiny_tclap, window_s=1.0, hop_s=1.0, batch_size=4)
+    calls = []
+    forward = scorer._forward_windows
+    monkeypatch.setattr(scorer, "_forward_windows", lambda windows: calls.append(len(windows)) or forward(windows))
+    long_wave = scorer.prepare(noise(30.0, seed=2), SR)
+    times, long_emb = scorer.window_embeddings(long_wave)
+    assert len(times) == 30 and calls == [4] * 7 + [2]  # one forward per chunk of at most batch_size windows
+
+    # the first 12 s alone, unchunked, give the same windows
+    whole = TemporalScorer(tiny_tclap, window_s=1.0, hop_s=1.0, batch_size=64)
+    short_times, short_emb = whole.window_embeddings(long_wave[: 12 * SR])
+    np.testing.assert_allclose(short_times, times[:12])
+    torch.testing.assert_close(short_emb, long_emb[:12], atol=1e-5, rtol=1e-4)
+
+
+def test_window_layout_covers_the_audio(tiny_tclap):
+    scorer = TemporalScorer(tiny_tclap, window_s=1.0, hop_s=0.3)
+    starts = scorer.window_starts(int(2.5 * SR))
+    assert starts[0] == 0 and starts[-1] + SR == int(2.5 * SR)  # the last window ends at the end
+    assert np.all(np.diff(starts) <= 0.3 * SR)
+    assert scorer.window_starts(SR // 2).tolist() == [0]  # shorter than a window: one window of all of it
+    levels = scorer.window_levels_db(np.full(3 * SR, 0.1, np.float32))
+    np.testing.assert_allclose(levels, 20 * math.log10(0.1), atol=1e-4)
+
+
+# ----- pure rules on synthetic data ------------------------------------------------------------
+
+
+def test_order_is_correct_follows_the_steam_rule():
+    assert order_is_correct([(0.0, 1.0), (1.5, 3.0)], ["before"]) is True
+    assert order_is_correct([(1.5, 3.0), (0.0, 1.0)], ["before"]) is False  # reversed
+    assert order_is_correct([(0.0, 1.0), None], ["before"]) is False  # an event missed
+    assert order_is_correct([(0.0, 2.0), (0.0, 3.0)], ["before"]) is False  # same start: not "before"
+    # overlap of 0.4 s, shorter event 1.0 s: under half -> still in order; 0.5 s -> not any more
+    assert order_is_correct([(0.0, 2.0), (1.6, 2.6)], ["before"]) is True
+    assert order_is_correct([(0.0, 2.0), (1.5, 2.5)], ["before"]) is False
+    assert order_is_correct([(0.0, 1.0), (2.0, 3.0), (4.0, 5.0)], ["before", "before"]) is True
+    assert order_is_correct([(0.0, 1.0), (4.0, 5.0), (2.0, 3.0)], ["before", "before"]) is False
+    # overlap relations need overlap; groups are ordered as wholes
+    assert order_is_correct([(0.0, 2.0), (1.0, 3.0)], ["overlap"]) is True
+    assert order_is_correct([(0.0, 1.0), (2.0, 3.0)], ["overlap"]) is False
+    assert order_is_correct([(0.0, 2.0), (0.5, 2.0), (3.0, 4.0)], ["overlap", "before"]) is True
+    assert order_is_correct([(0.0, 2.0), (0.5, 5.0), (3.0, 4.0)], ["overlap", "before"]) is False
+    assert order_is_correct([(0.0, 1.0)], []) is None
+    with pytest.raises(ValueError, match="relation"):
+        order_is_correct([(0.0, 1.0), (1.0, 2.0)], [])
+    with pytest.raises(ValueError, match="before"):
+        order_is_correct([(0.0, 1.0), (1.0, 2.0)], ["after"])
+
+
+def test_curve_spans_on_synthetic_curves():
+    times = np.arange(10) * 0.5 + 0.25  # windows centred every 0.5 s over 5 s
+    curve = np.array([0, 0, 0.9, 0.8, 0.7, 0, 0, 0, 0, 0], float)
+    assert curve_spans(curve, times, 0.5, 5.0) == [(0.75, 2.5, 2, 5)]  # half-way between centres
+    assert curve_spans(np.zeros(10), times, 0.5, 5.0) == []
+    edges = np.array([0.9, 0.9, 0, 0, 0, 0, 0, 0, 0.9, 0.9])
+    assert curve_spans(edges, times, 0.5, 5.0, count=2) == [(0.0, 1.0, 0, 2), (4.0, 5.0, 8, 10)]  # clip edges
+    # the strongest run wins; a one-window gap is bridged only when fill_gap_s allows it
+    two = np.array([0.6, 0.6, 0, 0.9, 0.9, 0.9, 0, 0, 0, 0])
+    assert curve_spans(two, times, 0.5, 5.0) == [(1.25, 3.0, 3, 6)]
+    assert curve_spans(two, times, 0.5, 5.0, fill_gap_s=1.0) == [(0.0, 3.0, 0, 6)]
+    assert [s[:2] for s in curve_spans(two, times, 0.5, 5.0, count=2)] == [(0.0, 1.0), (1.25, 3.0)]
+
+
+def test_faithfulness_formula():
+    assert faithfulness_score([0.8], None, None) == pytest.approx(0.8)  # single event: presence
+    assert faithfulness_score([1.0, 0.6], True, 0.9) == pytest.approx(0.8 * 0.95)
+    assert faithfulness_score([1.0, 0.6], False, 0.9) == pytest.approx(0.8 * 0.45)
+    assert faithfulness_score([1.0, 1.0], True, None) == 1.0  # overlap-only prompt
+    assert faithfulness_score([1.0, 1.0], False, None) == 0.0
+    grid = [faithfulness_score([c, 0.5], ok, p) for c in (0.0, 0.5, 1.0) for ok in (False, True) for p in (0.0, 1.0)]
+    assert all(0.0 <= value <= 1.0 for value in grid)
+    assert faithfulness_score([0.9, 0.5], True, 0.2) > faithfulness_score([0.8, 0.5], True, 0.2)
+    assert faithfulness_score([0.9, 0.5], True, 0.3) > faithfulness_score([0.9, 0.5], True, 0.2)
+    assert faithfulness_score([0.9, 0.5], True, 0.2) > faithfulness_score([0.9, 0.5], False, 0.2)
+
+
+def test_duplicate_event_texts_take_runs_in_time_order(tiny_tclap):
+    scorer = TemporalScorer(tiny_tclap, hop_s=0.5)
+    times = np.arange(10) * 0.5 + 0.25
+    dog = np.array([0.9, 0.9, 0, 0, 0, 0, 0, 0.8, 0.8, 0])
+    cat = np.array([0, 0, 0, 0.9, 0.9, 0, 0, 0, 0, 0])
+    events = ["a dog barks", "a cat meows", "a dog barks"]
+    scores = scorer._event_scores(events, np.stack([dog, cat, dog]), times, 5.0)
+    assert [(s.onset, s.offset) for s in scores] == [(0.0, 1.0), (1.5, 2.5), (3.5, 4.5)]
+    assert order_is_correct([(s.onset, s.offset) for s in scores], ["before", "before"]) is True
+    only_once = scorer._event_scores(events, np.stack([cat, dog, cat]), times, 5.0)
+    assert only_once[0].present and not only_once[2].present and only_once[2].confidence < 0.5
+
+
+def test_trained_classes_compete_unless_they_name_an_event():
+    classes = ["glass smashing", "bicycle bell ringing", "blender running", "dishwasher running", "typing on a keyboard"]
+    kept = contrast_for_prompt(classes, ["a glass shatters", "someone types"])
+    assert kept == ["bicycle bell ringing", "blender running", "dishwasher running"]
+    assert contrast_for_prompt(classes, ["a dishwasher running"]) == [
+        "glass smashing", "bicycle bell ringing", "blender running", "typing on a keyboard"]  # "running" is generic
+    stub = SimpleNamespace(max_samples=2 * SR, sampling_rate=SR, info=SimpleNamespace(extra={"classes": classes}))
+    scorer = TemporalScorer(stub)
+    assert scorer._competitor_pool(["glass smash"]) == ["silence", "background noise"] + classes[1:]
+    assert TemporalScorer(stub, contrast_texts=None, background_texts=["quiet"])._competitor_pool(["x"]) == ["quiet"]
+    assert scorer._unknown_event_warnings(["glass smash", "a whale sings"]) == [
+        "'a whale sings' shares no word with the sounds the model was trained on; its score is unreliable"]
+
+
+# ----- an oracle: embeddings faked so that the right answer is known ---------------------------
+
+LOW, HIGH = "a low tone", "a high tone"
+BASIS = {LOW: 0, HIGH: 1, "silence": 2, "background noise": 2, f"{LOW} then {HIGH}": 3, f"{HIGH} then {LOW}": 4}
+
+
+def tone_scene(sr=SR):
+    """0.5 s silence, a 300 Hz tone to 3.0 s, a 3 kHz tone to 5.5 s, 0.5 s silence."""
+    t = np.arange(6 * sr) / sr
+    wave = np.zeros_like(t)
+    low, high = (t >= 0.5) & (t < 3.0), (t >= 3.0) & (t < 5.5)
+    wave[low] = 0.3 * np.sin(2 * np.pi * 300 * t[low])
+    wave[high] = 0.3 * np.sin(2 * np.pi * 3000 * t[high])
+    return wave.astype(np.float32)
+
+
+def oracle_scorer(tiny_tclap, monkeypatch, **kwargs):
+    """A scorer whose audio embedding is (power below 1 kHz, power above) and whose texts sit on fixed axes."""
+    scorer = TemporalScorer(tiny_tclap, logit_scale=20.0, **kwargs)
+
+    def windows(batch):
+        rows = []
+        for w in batch:
+            spectrum = np.abs(np.fft.rfft(w)) ** 2
+            freqs = np.fft.rfftfreq(len(w), 1 / SR)
+            rows.append([spectrum[freqs < 1000].sum(), spectrum[freqs >= 1000].sum(), 1e-9, 0, 0])
+        return F.normalize(torch.tensor(rows, dtype=torch.float32), dim=-1)
+
+    monkeypatch.setattr(scorer, "_forward_windows", windows)
+    monkeypatch.setattr(scorer, "_embed_texts", lambda texts: torch.eye(5)[[BASIS[t] for t in texts]])
+    monkeypatch.setattr(scorer, "_clip_embedding", lambda wave: torch.eye(5)[[3]])  # "sounds like low then high"
+    return scorer
+
+
+def test_oracle_timeline_and_order(tiny_tclap, monkeypatch, tmp_path):
+    scorer = oracle_scorer(tiny_tclap, monkeypatch)
+    right = scorer.score(tone_scene(), SR, f"{LOW} then {HIGH}")
+    low, high = right.events
+    assert low.present and high.present
+    assert low.onset == pytest.approx(0.5, abs=0.25) and low.offset == pytest.approx(3.0, abs=0.25)
+    assert high.onset == pytest.approx(3.0, abs=0.25) and high.offset == pytest.approx(5.5, abs=0.25)
+    assert right.order_correct is True and right.order_probability > 0.99
+    assert right.faithfulness > 0.9
+
+    wrong = scorer.score(tone_scene(), SR, f"{HIGH} then {LOW}")
+    assert [e.text for e in wrong.events] == [HIGH, LOW]
+    assert wrong.order_correct is False and wrong.order_probability < 0.01
+    assert wrong.faithfulness < 0.5
+    # "after" states the same temporal order as "then": the timeline agrees
+    assert scorer.score(tone_scene(), SR, f"{HIGH} after {LOW}").order_correct is True
+    # "while" needs the events to overlap, which they do not
+    assert scorer.score(tone_scene(), SR, f"{LOW} while {HIGH}").order_correct is False
+
+    figure = right.plot(tmp_path / "report.png")
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.png"]  # no temporary file left behind
+    assert len(figure.axes) == 2
+
+
+def test_oracle_is_the_same_with_the_loop_and_other_chunks(tiny_tclap, monkeypatch):
+    batched = oracle_scorer(tiny_tclap, monkeypatch, batch_size=3).score(tone_scene(), SR, f"{LOW} then {HIGH}")
+    whole = oracle_scorer(tiny_tclap, monkeypatch, batch_size=1000).score(tone_scene(), SR, f"{LOW} then {HIGH}")
+    np.testing.assert_allclose(batched.curves, whole.curves, atol=1e-6)
+    assert batched.to_dict() == whole.to_dict()
+
+
+def test_from_pretrained_folder(tiny_tclap, tmp_path):
+    tiny_tclap.save_pretrained(tmp_path / "tclap")
+    scorer = TemporalScorer.from_pretrained(tmp_path / "tclap", window_s=0.5, threshold=0.4)
+    assert scorer.window_s == 0.5 and scorer.hop_s == 0.125 and scorer.threshold == 0.4
+    report = scorer.score(noise(1.0), SR, "a dog barks")
+    assert isinstance(report, ScoreReport) and len(report.events) == 1

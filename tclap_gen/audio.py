@@ -113,16 +113,20 @@ def rms_db(wave) -> float:
 
 def frame_rms_db(wave, sampling_rate: int, frame_ms: float = 20.0) -> np.ndarray:
     """RMS level in dB of consecutive non-overlapping frames of a 1-D waveform (the last frame may be short)."""
+    return 10.0 * np.log10(_frame_mean_squares(wave, sampling_rate, frame_ms) + 1e-10)
+
+
+def _frame_mean_squares(wave, sampling_rate: int, frame_ms: float) -> np.ndarray:
     array = np.asarray(wave, dtype=np.float32)
     if array.ndim != 1:
-        raise AudioError(f"frame_rms_db: expected a mono waveform (samples,), got shape {array.shape}")
+        raise AudioError(f"expected a mono waveform (samples,), got shape {array.shape}; use to_mono")
     frame = _frame_length(sampling_rate, frame_ms)
     squares = array * array
     full = array.size // frame
     means = squares[: full * frame].reshape(full, frame).mean(axis=1, dtype=np.float64)
     if array.size > full * frame:  # the short last frame: mean over its real samples
         means = np.append(means, squares[full * frame :].mean(dtype=np.float64))
-    return 10.0 * np.log10(means + 1e-10)
+    return means
 
 
 def _frame_length(sampling_rate: int, frame_ms: float) -> int:
@@ -146,8 +150,9 @@ def trim_silence(wave, sampling_rate: int, threshold_db: float = -40.0, frame_ms
     if threshold_db >= 0:
         raise ValueError(f"threshold_db must be negative (dB below the loudest frame), got {threshold_db}")
     frame = _frame_length(sampling_rate, frame_ms)
-    levels = frame_rms_db(wave, sampling_rate, frame_ms)
-    if not np.any(wave):
+    power = _frame_mean_squares(wave, sampling_rate, frame_ms)
+    if not power.max() > 0:
         return wave[:frame].copy()
-    loud = np.flatnonzero(levels >= levels.max() + threshold_db)
+    # Compared in the linear domain, so no dB floor decides for very quiet recordings.
+    loud = np.flatnonzero(power >= power.max() * 10.0 ** (threshold_db / 10.0))
     return wave[loud[0] * frame : min(wave.size, (loud[-1] + 1) * frame)].copy()

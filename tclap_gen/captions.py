@@ -9,16 +9,19 @@ event phrases with varied templates (plus their order negatives), for mix-up tra
 The grammar (case, punctuation and stray whitespace do not matter):
 
 * sequence connectives, "A <conn> B" means A happens before B: "then", "and then", "followed by"
-  (also "is followed by", "quickly followed by"), "before", "finally" / "and finally",
+  (also "is followed by", "quickly followed by", and "proceeded by", which AudioCaps annotators
+  write for "followed by"), "before", "precedes", "until", "finally" / "and finally",
   "afterwards" / "after that" / "after a while";
-* "after" reverses the mention order: "B after A" -> [A, B]; a caption that starts with
-  "After A, B" -> [A, B] and one that starts with "Before A, B" -> [B, A];
+* "after" and "preceded by" reverse the mention order: "B after A" -> [A, B]; a caption that
+  starts with "After A, B" -> [A, B] and one that starts with "Before A, B" -> [B, A];
 * overlap connectives "while", "whilst", "as" (not in "as well as", "such as", "as if", "as loud
-  as", ...): the events are simultaneous. They bind tighter than the sequence connectives, so
-  "A while B then C" is {A, B} before C, and "C after A while B" is {A, B} before C;
+  as", ...), "all the while", "meanwhile": the events are simultaneous. They bind tighter than the
+  sequence connectives, so "A while B then C" is {A, B} before C, and "C after A while B" is
+  {A, B} before C. A caption may open with "While A, B" / "As A, B";
 * "first A, then B, (and) finally C" (a leading "first" marker);
-* comma lists before a sequence connective: "A, B, then C" and "A, B, and then C" are three
-  events in that order;
+* comma lists next to a sequence connective are sequences too: "A, B, then C", "A, B, and then C"
+  and "A followed by B, and C" are three events in that order. A list item made only of
+  adjectives ("loud, high pitched buzzing") is not an event and stays with the next item;
 * when "after" follows a sequence of several groups it attaches to the group just before it
   ("A then C after B" -> A, B, C); a later sequence connective appends at the end.
 
@@ -188,12 +191,15 @@ class CaptionStructure:
                 events.append(texts[index])
         return EventPlan(events=events, relations=relations, caption=self.caption)
 
-    def negatives(self, limit: int | None = None) -> list[str]:
+    def negatives(self, limit: int | None = None, check: bool = True) -> list[str]:
         """The caption with its slots permuted into every other temporal order (same template).
 
         Permutations inside an overlap group keep the temporal order and are skipped, so are
         permutations that give back the same text (repeated events). ``limit`` caps the count
-        (useful beyond 5 events, where the number of orders grows factorially).
+        (useful beyond 5 events, where the number of orders grows factorially). With ``check``
+        each candidate is parsed again and kept only if it reads as the intended order: a slot
+        can read differently in another place (a comma list moved next to "then" becomes several
+        events; "shortly after" moved before "and then" becomes a connective).
         """
         if BEFORE not in self.links and _AFTER not in self.links:
             return []
@@ -215,6 +221,12 @@ class CaptionStructure:
             text = self.render([self.slots[i] for i in order])
             if text in seen_texts:
                 continue
+            if check:
+                try:
+                    if parse_events(text).order_key() != k:
+                        continue
+                except CaptionError:
+                    continue
             seen_texts.add(text)
             out.append(text)
             if limit is not None and len(out) >= limit:
@@ -234,6 +246,9 @@ _PRE_MOD = r"(?:closely|quickly|shortly|soon|immediately|then)"
 # first, "afterwards"/"after that" before plain "after".
 _CONNECTIVES: list[tuple[str, str]] = [
     (BEFORE, rf"(?:and\s+)?(?:(?:is|are|was|were|being|gets)\s+)?(?:{_PRE_MOD}\s+)?followed\s+(?:{_MOD}\s+)?by"),
+    # AudioCaps annotators write "proceeded by" for "followed by".
+    (BEFORE, rf"(?:and\s+)?(?:(?:is|are|was|were|being)\s+)?(?:{_PRE_MOD}\s+)?proceeded\s+(?:{_MOD}\s+)?by"),
+    (_AFTER, rf"(?:and\s+)?(?:(?:is|are|was|were|being)\s+)?(?:{_PRE_MOD}\s+)?preceded\s+(?:{_MOD}\s+)?by"),
     (BEFORE, r"(?:and\s+)?(?:then\s+)?finally"),
     (BEFORE, r"(?:and\s+)?then"),
     (
@@ -242,11 +257,12 @@ _CONNECTIVES: list[tuple[str, str]] = [
         r"|a\s+(?:short\s+)?(?:while|moment|pause|second|bit|few\s+seconds))(?!\s+of\b))",
     ),
     (BEFORE, r"(?:and\s+)?(?:(?:shortly|soon|just|right|immediately|briefly|long|moments?)\s+)?before"),
+    (BEFORE, r"(?:and\s+)?(?:precedes|precede|until)"),
     (_AFTER, r"(?:and\s+)?(?:(?:shortly|soon|just|right|immediately|briefly|sometime|moments?|not\s+long)\s+)?after"),
-    (OVERLAP, r"(?:and\s+)?(?:while|whilst|as)"),
+    (OVERLAP, r"(?:and\s+)?(?:all\s+the\s+while|while|whilst|as|meanwhile|in\s+the\s+meantime)"),
 ]
 _CONNECTIVE_RE = re.compile(
-    rf"{_PUNCT}?\s+(?:" + "|".join(f"(?P<c{i}>{p})" for i, (_, p) in enumerate(_CONNECTIVES)) + rf"){_PUNCT}?(?=\s)",
+    r"[,;:.]?\s+(?:" + "|".join(f"(?P<c{i}>{p})" for i, (_, p) in enumerate(_CONNECTIVES)) + rf"){_PUNCT}?(?=\s)",
     re.IGNORECASE,
 )
 # "After A, B" / "Before A, B" / "While A, B" / "As A, B": a leading clause closed by a comma.
@@ -296,8 +312,8 @@ def _accept(kind: str, match: re.Match, text: str) -> bool:
             return False
         if before[-1] in _AS_PREV_STOP or (len(before) > 1 and before[-2] == "as"):
             return False
-    if key[-1] in ("while", "whilst") and len(key) == 1 and before[-1] in ("a", "short", "little", "long"):
-        return False  # "for a while"
+    if key[-1] in ("while", "whilst") and len(key) == 1 and before[-1] in ("a", "short", "little", "long", "the"):
+        return False  # "for a while", "all the while"
     if key == ["then"] and before[-1] in _AUXILIARIES and not match.group(0).lstrip().startswith((",", ";", ":")):
         return False  # "wood is then sawed": an adverb inside one clause
     if key == ["and", "then"] and before[-1] == "now":
@@ -325,12 +341,33 @@ def _scan(text: str, start: int) -> list[tuple[str, int, int]]:
     return found
 
 
+_ADJECTIVES = set(
+    "loud quiet soft faint brief long short slow fast quick rapid steady large small big little deep high low "
+    "sharp heavy light distant close muffled metallic mechanical robotic rhythmic repetitive constant continuous "
+    "intermittent electronic hollow dull shrill harsh gentle strong weak old young pitched very loud-pitched "
+    "high-pitched low-pitched sudden powerful tinny squeaky raspy".split()
+)
+
+
+def _is_adjective_run(text: str) -> bool:
+    """Whether a comma-list item is only adjectives ("a long, slow, steady hum"): not an event."""
+    words = [w for w in _words(text) if w not in ("a", "an", "the", "and", "very")]
+    if not words:
+        return False
+    return all(w in _ADJECTIVES or (len(w) >= 5 and w.endswith(("al", "ic", "ous", "ful", "ive"))) for w in words)
+
+
 def _split_list(slot_begin: int, slot_end: int, text: str) -> list[tuple[int, int]]:
-    """Spans of the items of a comma list inside one slot ("A, B" -> A, B)."""
+    """Spans of the items of a comma list inside one slot ("A, B" -> A, B).
+
+    An item made only of adjectives ("loud, high pitched buzzing") is not an event: it stays
+    with the item after it.
+    """
     spans, begin = [], slot_begin
     for sep in _LIST_SEP_RE.finditer(text, slot_begin, slot_end):
-        spans.append((begin, sep.start()))
-        begin = sep.end()
+        if not _is_adjective_run(text[begin: sep.start()]):
+            spans.append((begin, sep.start()))
+            begin = sep.end()
     spans.append((begin, slot_end))
     if any(not re.search(r"\w", text[b:e]) for b, e in spans):
         return [(slot_begin, slot_end)]
@@ -345,25 +382,27 @@ def parse_structure(caption: str) -> CaptionStructure:
 
     spans: list[tuple[int, int]] = []  # slot spans in mention order
     links: list[str] = []
-    scan_from = 0
+    scan_from, lead_kind = 0, None
     lead = _LEAD_RE.match(body)
     if lead and re.search(r"\w", body[lead.end():]):
         spans.append(lead.span("clause"))
-        links.append(_LEAD_KIND[lead.group("word").lower()])
+        lead_kind = _LEAD_KIND[lead.group("word").lower()]
         scan_from = lead.end()
     found = _scan(body, scan_from)
     if not lead:
         first = _FIRST_RE.match(body)
-        if first and any(kind != OVERLAP for kind, _, _ in found) and found and found[0][1] > first.end():
+        if first and found and any(kind != OVERLAP for kind, _, _ in found) and found[0][1] > first.end():
             scan_from = first.end()
 
-    # Slots between the connectives; a comma list before a sequence connective is a sequence too.
-    boundaries = [(scan_from, None)] + [(end, kind) for kind, _, end in found]
+    # Slots between the connectives. A comma list next to a sequence connective is a sequence
+    # too: "A, B, then C" and "A followed by B, C" are three events in that order.
+    boundaries = [(scan_from, lead_kind)] + [(end, kind) for kind, _, end in found]
     ends = [begin for _, begin, _ in found] + [len(body)]
     for (slot_begin, left_kind), slot_end, right in zip(boundaries, ends, [k for k, _, _ in found] + [None]):
         if left_kind is not None:
             links.append(left_kind)
-        items = _split_list(slot_begin, slot_end, body) if right == BEFORE else [(slot_begin, slot_end)]
+        in_sequence = BEFORE in (left_kind, right)
+        items = _split_list(slot_begin, slot_end, body) if in_sequence else [(slot_begin, slot_end)]
         for i, (b, e) in enumerate(items):
             if i > 0:
                 links.append(BEFORE)
@@ -645,15 +684,21 @@ def render_caption(
             name for name, (counts, singles) in TEMPLATES.items()
             if len(groups) in counts and not (singles and any(len(gr) > 1 for gr in groups[:-1]))
         ]
-        if template is None:
-            name = rng.choice(allowed)
-        elif template not in allowed:
+        if template is not None and template not in allowed:
             raise CaptionError(
                 f"template {template!r} does not fit {len(groups)} event groups; allowed: {allowed}"
             )
-        else:
-            name = template
-        structure = _structure_from_template(name, groups, overlap_word)
+        candidates = [template] if template is not None else allowed
+        while True:
+            name = rng.choice(candidates)
+            structure = _structure_from_template(name, groups, overlap_word)
+            # A phrase can read differently in a template (an adjective-only phrase in a comma
+            # list joins the next one): only templates that parse back to the phrases are used.
+            if structure.plan().events == texts:
+                break
+            candidates = [c for c in candidates if c != name]
+            if not candidates:
+                raise CaptionError(f"no template renders {texts} so that it parses back to the same events")
         if OVERLAP in relations:
             name = f"{name}+{overlap_word}"
     text = structure.render()

@@ -1,4 +1,4 @@
-"""The `tclap-gen` command line: generate, score, parse, eval, train (and batch, see samples/)."""
+"""The `tclap-gen` command line: generate, score, parse, eval, batch, train."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command != "train" and extra:
+    if args.command not in ("train", "batch") and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.handler(args, extra) or 0
@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="heldout: only the clips the mini recipes hold out (split by source)")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=run_eval)
+
+    batch = commands.add_parser("batch", help="generate a prompts file (resumable; see samples/generate_batch.py)",
+                                add_help=False)
+    batch.set_defaults(handler=run_batch)
 
     train = commands.add_parser("train", help="fine-tune a CLAP into a T-CLAP (same options as training/train_tclap.py)",
                                 add_help=False)
@@ -118,6 +122,12 @@ def run_eval(args, _extra) -> int:
     result = evaluate(args.kind, args.model, str(args.clips), pairs=args.pairs, seed=args.seed, split=args.split)
     print(json.dumps(result, indent=2) if args.json else format_result(args.kind, result))
     return 0
+
+
+def run_batch(_args, extra) -> int:
+    from .samples.generate_batch import main as batch_main
+
+    return batch_main(extra) or 0
 
 
 def run_train(_args, extra) -> int:

@@ -30,13 +30,15 @@ window; silent audio therefore has every event ``present: false``.
 An event's detected span is its run of consecutive windows with ``p >= threshold`` (default 0.5; gaps up to
 ``fill_gap_s`` are bridged) holding the most probability mass (an event text named k times in the prompt takes
 its k strongest runs, in time order). Onset and offset lie half-way between the window centres inside and
-outside the run (0 and the clip's end at the edges). An event is ``present`` when it has a span; its
+outside the run (0 and the clip's end at the edges); with ``refine=True`` (default) an edge then moves to where
+the sound starts or stops inside the run's first or last window (10 ms energy frames above the gate), because a
+window holding the event and silence looks like the event alone. An event is ``present`` when it has a span; its
 ``confidence`` is the peak of ``p`` within its span, or outside every span when it has none (so
 ``present == confidence >= threshold``).
 
 Order on the timeline (``order_is_correct``, the AudioTime STEAM rule): consecutive events joined by "before" are
 in order when both were found, the earlier starts first and they overlap by less than half the shorter one;
-events joined by "overlap" must both be found and overlap in time. Events in "while" groups are compared group
+events joined by "overlap" must both be found and overlap by at least half the shorter one. Events in "while" groups are compared group
 by group. ``order_correct`` is None when the prompt has no relations (a single event).
 
 Faithfulness, in [0, 1] and non-decreasing in every part::
@@ -70,6 +72,7 @@ __all__ = [
     "order_is_correct",
     "curve_spans",
     "faithfulness_score",
+    "refine_span",
     "heldout_split",
     "HELDOUT_SEED",
     "HELDOUT_FRACTION",
@@ -78,6 +81,7 @@ __all__ = [
 DEFAULT_BACKGROUND = ("silence", "background noise")
 HELDOUT_SEED = 0
 HELDOUT_FRACTION = 0.2
+FRAME_S = 0.01  # energy frames for the span-edge refinement
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,6 +240,52 @@ def curve_spans(curve, times, threshold: float, duration: float, fill_gap_s: flo
     return out
 
 
+def refine_span(onset, offset, first_window, last_window, loud, frame_s: float = 0.01):
+    """Move a span's edges to where the sound starts and stops inside its first and last window.
+
+    A window that holds an event and silence looks like the event alone, so window centres put an event that
+    follows silence up to half a window early (and one followed by silence late). `loud` marks frames of `frame_s`
+    seconds above the energy gate. Onset: if the frame at the onset is quiet, move forward to the first loud frame
+    of the first window; if it is loud and its loud stretch began after a quiet frame inside the first window, move
+    back to that stretch's start; sound that fills the window (another event before this one) keeps the estimate.
+    The offset mirrors this in the last window. An edit that would empty the span is dropped."""
+    loud = np.asarray(loud, dtype=bool)
+    n = len(loud)
+    if n == 0:
+        return onset, offset
+
+    def frame(t: float) -> int:
+        return min(max(int(math.floor(t / frame_s + 1e-9)), 0), n - 1)
+
+    new_onset, new_offset = onset, offset
+    lo, hi = frame(first_window[0]), frame(first_window[1] - 1e-9)
+    k = frame(onset)
+    if loud[k]:
+        while k > lo and loud[k - 1]:
+            k -= 1
+        if k > lo:
+            new_onset = k * frame_s
+    else:
+        later = np.flatnonzero(loud[k : hi + 1])
+        if later.size:
+            new_onset = (k + int(later[0])) * frame_s
+    lo, hi = frame(last_window[0]), frame(last_window[1] - 1e-9)
+    k = frame(offset - 1e-9)
+    if loud[k]:
+        while k < hi and loud[k + 1]:
+            k += 1
+        if k < hi:
+            new_offset = (k + 1) * frame_s
+    else:
+        earlier = np.flatnonzero(loud[lo : k + 1])
+        if earlier.size:
+            new_offset = (lo + int(earlier[-1]) + 1) * frame_s
+    new_offset = min(new_offset, last_window[1])
+    if new_offset <= new_onset:
+        return onset, offset
+    return float(new_onset), float(new_offset)
+
+
 def _groups(num_events: int, relations: Sequence[str]) -> list[list[int]]:
     groups = [[0]] if num_events else []
     for i, relation in enumerate(relations, start=1):
@@ -251,7 +301,9 @@ def order_is_correct(spans, relations) -> bool | None:
 
     `spans`: one (onset, offset) or None (not found) per event, in the prompt's temporal order; `relations`: one
     "before"/"overlap" per consecutive pair. "before": both found, the earlier starts strictly first and they
-    overlap by less than half the shorter span. "overlap": both found and overlapping. Events joined by "overlap"
+    overlap by less than half the shorter span. "overlap": both found and overlapping by at least half the shorter
+    span (the complement of the "before" tolerance, so window smearing at a boundary between two sounds that follow
+    each other does not count as sounding together). Events joined by "overlap"
     form a group; every event of a group must be "before" every event of the next group. None when there are no
     relations."""
     relations = list(relations)
@@ -271,7 +323,8 @@ def order_is_correct(spans, relations) -> bool | None:
     groups = _groups(len(spans), relations)
     for group in groups:
         for i, j in zip(group, group[1:]):
-            if overlap(spans[i], spans[j]) <= 0:
+            a, b = spans[i], spans[j]
+            if overlap(a, b) <= 0 or overlap(a, b) < 0.5 * min(a[1] - a[0], b[1] - b[0]):
                 return False
     for earlier, later in zip(groups, groups[1:]):
         for i in earlier:
@@ -371,6 +424,7 @@ class TemporalScorer:
         batch_size: windows per forward pass (one call per chunk of this many windows).
         logit_scale: softmax scale; default the model's exp(logit_scale_a).
         max_order_negatives: cap on order negatives (a 5-event prompt has 119).
+        refine: move span edges to where the sound starts/stops (10 ms energy frames) inside the edge windows.
     """
 
     def __init__(
@@ -388,6 +442,7 @@ class TemporalScorer:
         batch_size: int = 32,
         logit_scale: float | None = None,
         max_order_negatives: int | None = 119,
+        refine: bool = True,
     ):
         self.tclap = tclap
         model_window_s = tclap.max_samples / tclap.sampling_rate
@@ -417,6 +472,7 @@ class TemporalScorer:
         self.batch_size = int(batch_size)
         self._logit_scale = logit_scale
         self.max_order_negatives = max_order_negatives
+        self.refine = bool(refine)
 
     @classmethod
     def from_pretrained(cls, name_or_path, device=None, dtype=None, **kwargs) -> "TemporalScorer":
@@ -575,7 +631,13 @@ class TemporalScorer:
         curves[:, silent] = 0.0
 
         duration = len(wave) / self.sampling_rate
-        scores = self._event_scores(events, curves, times, duration)
+        starts = self.window_starts(len(wave)) / self.sampling_rate
+        bounds = (starts, np.minimum(starts + self.window_s, duration))
+        loud = None
+        if self.refine:
+            frames = frame_levels_db(wave, self.sampling_rate)
+            loud = (frames >= self.silence_db) & (frames >= frames.max() - self.dynamic_range_db)
+        scores = self._event_scores(events, curves, times, duration, bounds, loud)
         spans = [(e.onset, e.offset) if e.present else None for e in scores]
         order_correct = order_is_correct(spans, relations)
 
@@ -607,8 +669,11 @@ class TemporalScorer:
             sampling_rate=self.sampling_rate,
         )
 
-    def _event_scores(self, events, curves, times, duration) -> list[EventScore]:
-        """Spans per event; an event text named k times takes its k strongest runs, in time order."""
+    def _event_scores(self, events, curves, times, duration, bounds=None, loud=None) -> list[EventScore]:
+        """Spans per event; an event text named k times takes its k strongest runs, in time order.
+
+        With `bounds` ((starts, ends) of the windows in s) and `loud` (10 ms frames above the energy gate), each
+        span's edges are refined to where the sound starts or stops inside its first and last window."""
         out: list[EventScore | None] = [None] * len(events)
         rows = {}
         for i, event in enumerate(events):
@@ -623,6 +688,10 @@ class TemporalScorer:
             for k, i in enumerate(indices):
                 if k < len(runs):
                     onset, offset, start, stop = runs[k]
+                    if bounds is not None and loud is not None:
+                        first = (bounds[0][start], bounds[1][start])
+                        last = (bounds[0][stop - 1], bounds[1][stop - 1])
+                        onset, offset = refine_span(onset, offset, first, last, loud, FRAME_S)
                     out[i] = EventScore(event, onset, offset, True, float(curve[start:stop].max()))
                 else:
                     out[i] = EventScore(event, None, None, False, min(rest, math.nextafter(self.threshold, 0.0)))
@@ -636,6 +705,19 @@ class TemporalScorer:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+def frame_levels_db(wave: np.ndarray, sampling_rate: int, frame_s: float | None = None) -> np.ndarray:
+    """RMS level (dBFS) of consecutive frames of `frame_s` seconds (the last one may be shorter)."""
+    size = max(1, round((frame_s or FRAME_S) * sampling_rate))
+    padded = np.asarray(wave, dtype=np.float64)
+    count = int(math.ceil(len(padded) / size))
+    squares = np.zeros(count * size)
+    squares[: len(padded)] = padded**2
+    lengths = np.full(count, size, dtype=np.float64)
+    lengths[-1] = len(padded) - (count - 1) * size
+    mean_square = squares.reshape(count, size).sum(axis=1) / lengths
+    return 10.0 * np.log10(np.maximum(mean_square, 1e-20))
 
 
 def log_mel_spectrogram(wave: np.ndarray, sampling_rate: int, n_mels: int = 64, max_frames: int = 4000):

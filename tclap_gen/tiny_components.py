@@ -63,7 +63,7 @@ def tiny_scheduler():
 
 
 def tiny_vocoder(sampling_rate: int = 16000, seed: int = 0):
-    """SpeechT5HifiGan reading 8 mel bins, 4 samples per mel frame."""
+    """SpeechT5HifiGan reading 8 mel bins, 4 samples per mel frame, output at an audible level."""
     from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
 
     config = SpeechT5HifiGanConfig(
@@ -75,6 +75,8 @@ def tiny_vocoder(sampling_rate: int = 16000, seed: int = 0):
         resblock_kernel_sizes=[3, 7],
         resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5]],
         normalize_before=False,
+        # the default init (0.01) yields ~1e-6 amplitudes, i.e. silence to a log-mel; 0.15 gives audible noise
+        initializer_range=0.15,
     )
     torch.manual_seed(seed)
     return SpeechT5HifiGan(config).eval()

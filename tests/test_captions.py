@@ -265,6 +265,8 @@ def test_render_round_trip_every_template(template, n):
     phrases = PHRASES[:n]
     rng = random.Random(n)
     relation_sets = [[B] * (n - 1)] + [list(r) for r in itertools.product([B, O], repeat=n - 1) if B in r]
+    if n == 5:  # keep the test fast: all-before and two mixes
+        relation_sets = [[B, B, B, B], [B, O, B, O], [O, O, B, O]]
     tried = 0
     for relations in relation_sets:
         groups = EventPlan(phrases, relations).groups()

@@ -148,9 +148,9 @@ def test_tclassify_mixups_are_deterministic_and_oracle_scores_perfectly(clips_cs
     from tclap_gen.datasets import read_clip_metadata
 
     records = read_clip_metadata(clips_csv)
-    first = build_tclassify_examples(records, 6, seed=3, sampling_rate=16000, seconds=2.0)
-    again = build_tclassify_examples(records, 6, seed=3, sampling_rate=16000, seconds=2.0)
-    other = build_tclassify_examples(records, 6, seed=4, sampling_rate=16000, seconds=2.0)
+    first = build_tclassify_examples(records, 4, seed=3, sampling_rate=16000, seconds=2.0)
+    again = build_tclassify_examples(records, 4, seed=3, sampling_rate=16000, seconds=2.0)
+    other = build_tclassify_examples(records, 4, seed=4, sampling_rate=16000, seconds=2.0)
     assert [wave_key(e.audio) for e in first] == [wave_key(e.audio) for e in again]
     assert [wave_key(e.audio) for e in first] != [wave_key(e.audio) for e in other]
     for ex in first:
@@ -164,9 +164,9 @@ def test_tclassify_mixups_are_deterministic_and_oracle_scores_perfectly(clips_cs
     # also shows that it hands over the same, deterministic mix-ups with their orders the right way round.
     oracle = oracle_for(first, "order")
     oracle.max_samples = 2 * oracle.sampling_rate  # the oracle's window: 2 s mixtures
-    result = evaluate_tclassify(oracle, records, n_pairs=6, seed=3)
-    assert (result.a2t, result.t2a, result.group, result.n_pairs) == (1.0, 1.0, 1.0, 6)
-    blind = evaluate_tclassify(oracle_for(first, "blind"), records, n_pairs=6, seed=3, seconds=2.0)
+    result = evaluate_tclassify(oracle, records, n_pairs=4, seed=3)
+    assert (result.a2t, result.t2a, result.group, result.n_pairs) == (1.0, 1.0, 1.0, 4)
+    blind = evaluate_tclassify(oracle_for(first, "blind"), records, n_pairs=4, seed=3, seconds=2.0)
     assert (blind.a2t, blind.t2a, blind.group) == (0.0, 0.0, 0.0)
 
 
@@ -229,8 +229,8 @@ def test_zero_shot_oracle_and_tiny_model(tiny_tclap, clips_csv):
     assert (result.top1, result.top5, result.n_clips, result.n_classes) == (1.0, 1.0, 12, 6)
     assert oracle.calls == {"audio": 1, "text": 1}
 
-    # An oracle that hears every clip as the next class: never top-1, always within the top 2.
-    shifted = {k: v.roll(1) for k, v in audio.items()}
+    # An oracle that hears every clip mostly as the next class, a little as its own: never top-1, always top-2.
+    shifted = {k: v.roll(1) + 0.5 * v for k, v in audio.items()}
     wrong = zero_shot(LookupModel(shifted, text, len(classes)), records, k=2)
     assert (wrong.top1, wrong.top5, wrong.k) == (0.0, 1.0, 2)
 

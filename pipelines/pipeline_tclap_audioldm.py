@@ -191,7 +191,6 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         local_files_only, ...) go to every component's from_pretrained.
         """
         import diffusers
-        from diffusers import SchedulerMixin
         from transformers import ClapTextModelWithProjection
 
         from tclap_gen.model import MIN_TOKENIZER_SIZE
@@ -206,7 +205,8 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         check_projection(tclap.model, unet)  # refuse before loading the rest
         vae = AutoencoderKL.from_pretrained(source, subfolder="vae", **load_kwargs)
         vocoder = SpeechT5HifiGan.from_pretrained(source, subfolder="vocoder", **load_kwargs)
-        scheduler_config = SchedulerMixin.load_config(source, subfolder="scheduler", **load_kwargs)
+        # any scheduler class reads scheduler_config.json; the class to build is the one it names
+        scheduler_config = diffusers.DDIMScheduler.load_config(source, subfolder="scheduler", **load_kwargs)
         scheduler_class = getattr(diffusers, scheduler_config["_class_name"])
         scheduler = scheduler_class.from_config(scheduler_config)
 

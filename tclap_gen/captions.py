@@ -238,27 +238,30 @@ class CaptionStructure:
 # Parsing
 
 _PUNCT = r"[,;:]"
+# Adverbs inside "followed quickly by". Before "followed" they count only after an auxiliary
+# ("is quickly followed by"): "a man speaking quickly followed by ..." keeps "quickly" in its event,
+# so an event reads the same wherever it stands (order negatives move events around).
 _MOD = r"(?:closely|quickly|shortly|soon|immediately|briefly|eventually|later|suddenly|then)"
-_PRE_MOD = r"(?:closely|quickly|shortly|soon|immediately|then)"
+_AUX = r"(?:then\s+)?(?:(?:is|are|was|were|being|gets)\s+(?:(?:closely|quickly|shortly|soon|immediately)\s+)?)?(?:then\s+)?"
 # Sequence and overlap connectives found inside a caption. Each needs whitespace on its left (a
 # connective never opens the scanned text) and is followed by whitespace (checked by lookahead,
 # so two connectives in a row do not swallow each other's space). Order matters: longer forms
 # first, "afterwards"/"after that" before plain "after".
 _CONNECTIVES: list[tuple[str, str]] = [
-    (BEFORE, rf"(?:and\s+)?(?:(?:is|are|was|were|being|gets)\s+)?(?:{_PRE_MOD}\s+)?followed\s+(?:{_MOD}\s+)?by"),
+    (BEFORE, rf"(?:and\s+)?{_AUX}followed\s+(?:{_MOD}\s+)?by"),
     # AudioCaps annotators write "proceeded by" for "followed by".
-    (BEFORE, rf"(?:and\s+)?(?:(?:is|are|was|were|being)\s+)?(?:{_PRE_MOD}\s+)?proceeded\s+(?:{_MOD}\s+)?by"),
-    (_AFTER, rf"(?:and\s+)?(?:(?:is|are|was|were|being)\s+)?(?:{_PRE_MOD}\s+)?preceded\s+(?:{_MOD}\s+)?by"),
+    (BEFORE, rf"(?:and\s+)?{_AUX}proceeded\s+(?:{_MOD}\s+)?by"),
+    (_AFTER, rf"(?:and\s+)?{_AUX}preceded\s+(?:{_MOD}\s+)?by"),
     (BEFORE, r"(?:and\s+)?(?:then\s+)?finally"),
     (BEFORE, r"(?:and\s+)?then"),
     (
-        BEFORE,
+        "afterwards",
         r"(?:and\s+)?(?:then\s+)?(?:afterwards?|after\s+(?:that|this|which|some\s+time"
         r"|a\s+(?:short\s+)?(?:while|moment|pause|second|bit|few\s+seconds))(?!\s+of\b))",
     ),
-    (BEFORE, r"(?:and\s+)?(?:(?:shortly|soon|just|right|immediately|briefly|long|moments?)\s+)?before"),
+    (BEFORE, r"(?:and\s+)?(?:(?:shortly|just|right|long|moments?)\s+)?before"),
     (BEFORE, r"(?:and\s+)?(?:precedes|precede|until)"),
-    (_AFTER, r"(?:and\s+)?(?:(?:shortly|soon|just|right|immediately|briefly|sometime|moments?|not\s+long)\s+)?after"),
+    (_AFTER, r"(?:and\s+)?(?:(?:shortly|just|right|sometime|moments?|not\s+long)\s+)?after"),
     (OVERLAP, r"(?:and\s+)?(?:all\s+the\s+while|while|whilst|as|meanwhile|in\s+the\s+meantime)"),
 ]
 _CONNECTIVE_RE = re.compile(
@@ -276,6 +279,7 @@ _WORD_RE = re.compile(r"[a-z0-9']+")
 _AS_NEXT_STOP = {"well", "if", "though", "soon", "long", "much", "many", "far", "such", "per", "usual",
                  "always", "expected", "opposed", "follows", "shown", "seen", "heard", "before"}
 _AS_PREV_STOP = {"such", "well", "same", "so", "known", "used", "serves", "serve", "acts", "act", "acting"}
+_CONNECTIVE_WORDS = {"then", "and", "followed", "before", "after", "while", "as", "finally", "until"}
 _AUXILIARIES = {"is", "are", "was", "were", "be", "been", "being", "gets", "get"}
 
 
@@ -318,9 +322,20 @@ def _accept(kind: str, match: re.Match, text: str) -> bool:
         return False  # "wood is then sawed": an adverb inside one clause
     if key == ["and", "then"] and before[-1] == "now":
         return False  # "every now and then"
+    if key[-1] == "before" and after[:2] == ["and", "after"]:
+        return False  # "A before and after B": A on both sides of B, not one order
     if kind == _AFTER:
         if after[0] in ("another", "each") or after[:2] == ["the", "other"]:
             return False  # "one after another"
+        if key[0] == "and" and before[-1] == "before":
+            return False
+        if after[0] in _CONNECTIVE_WORDS:
+            return False  # "revs shortly after, then ...": an adverb ending its clause
+    if kind == "afterwards":
+        # "afterwards" links clauses only after "and", "then" or a comma: "talking afterwards"
+        # ends its clause.
+        if key[0] not in ("and", "then") and not match.group(0).startswith((",", ";", ":", ".")):
+            return False
     return True
 
 
@@ -332,6 +347,7 @@ def _scan(text: str, start: int) -> list[tuple[str, int, int]]:
         kind = _CONNECTIVES[index][0]
         if not _accept(kind, match, text):
             continue
+        kind = BEFORE if kind == "afterwards" else kind
         left_begin = found[-1][2] if found else start
         if not re.search(r"\w", text[left_begin: match.start()]):
             continue  # two connectives in a row: keep the first
@@ -350,24 +366,27 @@ _ADJECTIVES = set(
 
 
 def _is_adjective_run(text: str) -> bool:
-    """Whether a comma-list item is only adjectives ("a long, slow, steady hum"): not an event."""
+    """Whether a comma-list item is only adjectives or adverbs ("a long, slow, steady hum",
+    "speaks, loudly"): not an event."""
     words = [w for w in _words(text) if w not in ("a", "an", "the", "and", "very")]
     if not words:
         return False
-    return all(w in _ADJECTIVES or (len(w) >= 5 and w.endswith(("al", "ic", "ous", "ful", "ive"))) for w in words)
+    return all(w in _ADJECTIVES or (len(w) >= 5 and w.endswith(("al", "ic", "ous", "ful", "ive", "ly"))) for w in words)
 
 
 def _split_list(slot_begin: int, slot_end: int, text: str) -> list[tuple[int, int]]:
     """Spans of the items of a comma list inside one slot ("A, B" -> A, B).
 
     An item made only of adjectives ("loud, high pitched buzzing") is not an event: it stays
-    with the item after it.
+    with the item after it (with the item before it when it ends the list).
     """
     spans, begin = [], slot_begin
     for sep in _LIST_SEP_RE.finditer(text, slot_begin, slot_end):
         if not _is_adjective_run(text[begin: sep.start()]):
             spans.append((begin, sep.start()))
             begin = sep.end()
+    if spans and _is_adjective_run(text[begin:slot_end]):
+        begin = spans.pop()[0]  # a trailing modifier ("a man speaks, loudly") joins the item before it
     spans.append((begin, slot_end))
     if any(not re.search(r"\w", text[b:e]) for b, e in spans):
         return [(slot_begin, slot_end)]

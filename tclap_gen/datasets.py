@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .audio import AudioError, load_audio, rms_db, trim_silence
+from .audio import load_audio, rms_db, trim_silence
 from .captions import CaptionError, label_to_phrase, order_negatives, parse_events, render_caption
 
 logger = logging.getLogger(__name__)
@@ -316,13 +316,14 @@ def _assemble(segments: list[np.ndarray], joins: list[int], lead: int, total: in
     spans = []
     position = lead
     for k, segment in enumerate(segments):
-        segment = segment.astype(np.float32, copy=True)
-        if k > 0 and joins[k - 1] < 0:
-            fade = -joins[k - 1]
-            segment[:fade] *= np.linspace(0.0, 1.0, fade, endpoint=False, dtype=np.float32)
-        if k < len(segments) - 1 and joins[k] < 0:
-            fade = -joins[k]
-            segment[-fade:] *= np.linspace(1.0, 0.0, fade, endpoint=False, dtype=np.float32)
+        fade_in = -joins[k - 1] if k > 0 and joins[k - 1] < 0 else 0
+        fade_out = -joins[k] if k < len(segments) - 1 and joins[k] < 0 else 0
+        if fade_in or fade_out:
+            segment = segment.astype(np.float32, copy=True)
+            if fade_in:
+                segment[:fade_in] *= np.linspace(0.0, 1.0, fade_in, endpoint=False, dtype=np.float32)
+            if fade_out:
+                segment[-fade_out:] *= np.linspace(1.0, 0.0, fade_out, endpoint=False, dtype=np.float32)
         out[position : position + segment.size] += segment
         spans.append((position, position + segment.size))
         position += segment.size + (joins[k] if k < len(segments) - 1 else 0)
@@ -371,7 +372,7 @@ class _ClipDataset(Dataset):
         self.phrase_overrides = dict(phrases or {})
         self.bad_files: Counter = Counter()  # path -> times it was drawn and could not be used
         self._bad_reasons: dict[Path, str] = {}
-        # Optional cache of decoded, trimmed clips as int16 (lossless for 16-bit files at their own rate).
+        # Optional per-process cache of decoded, trimmed clips as int16.
         self.cache_bytes = int(max(0.0, cache_mb) * 2**20)
         self._cache: dict[Path, np.ndarray] = {}
         self._cached_bytes = 0
@@ -407,12 +408,13 @@ class _ClipDataset(Dataset):
             self._bad_reasons[record.path] = str(error)
             self.bad_files[record.path] += 1
             return None
-        if self._cached_bytes + 2 * wave.size <= self.cache_bytes:
-            pcm = np.clip(np.round(wave * 32768.0), -32768, 32767).astype(np.int16)
+        # Always rounded to 16 bits (lossless for 16-bit files at their own rate), so that items are the same
+        # whether or not a clip sits in the cache.
+        pcm = np.clip(np.round(wave * 32768.0), -32768, 32767).astype(np.int16)
+        if self._cached_bytes + pcm.nbytes <= self.cache_bytes:
             self._cache[record.path] = pcm
             self._cached_bytes += pcm.nbytes
-            return pcm.astype(np.float32) / 32768.0  # the same values whether or not the cache is hit
-        return wave
+        return pcm.astype(np.float32) / 32768.0
 
     def _too_many_failures(self, index: int, failed: list[Path]) -> DatasetError:
         last = failed[-1]
@@ -444,6 +446,11 @@ class MixupDataset(_ClipDataset):
     ``audio_negatives`` hold the same segments (same gains) with the same joins and lead-in in every other
     order; ``audio_negatives[j]`` matches ``negatives[j]`` (same event order). ``timeline`` gives each
     segment's span (its non-silent part) in seconds.
+
+    Each join is a crossfade (with `crossfade_probability`, length drawn from `crossfade_s`, never more than
+    half the shortest segment) or a silent gap (length from `gap_s`); `gain_db` is drawn per segment after
+    levelling to about -20 dBFS RMS (peak <= 0.5, so joins never clip). `cache_mb` > 0 keeps decoded, trimmed
+    clips in memory (int16, per process) up to that size; items are identical with or without it.
     """
 
     def __init__(
@@ -546,7 +553,7 @@ class MixupDataset(_ClipDataset):
         phrases = [self._phrases[label] for label in labels]
         rendered = render_caption(phrases, rng)
         audio, spans = _assemble(segments, joins, lead, total)
-        orders = _negative_orders(rendered.negatives, rendered.events)
+        orders = _negative_orders(rendered.negatives, rendered.events, rendered.template)
         audio_negatives = [_assemble([segments[k] for k in order], joins, lead, total)[0] for order in orders]
         timeline = [
             Event(label=label, phrase=phrase, onset=start / sr, offset=end / sr)
@@ -563,11 +570,26 @@ class MixupDataset(_ClipDataset):
         )
 
 
-def _negative_orders(negatives: list[str], events: list[str]) -> list[tuple[int, ...]]:
+# (template, number of events) -> event orders of its negatives. With distinct phrases the orders depend only
+# on the template, so each template is parsed once per process instead of once per item.
+_ORDER_CACHE: dict[tuple[str, int], list[tuple[int, ...]]] = {}
+
+
+def _negative_orders(negatives: list[str], events: list[str], template: str | None = None) -> list[tuple[int, ...]]:
     """The event order each text negative states (indices into `events`), so audio negatives pair with them.
 
     Falls back to every other permutation when a negative does not parse back to a permutation of the events.
     """
+    key = (template, len(events))
+    if template is not None and key in _ORDER_CACHE and len(_ORDER_CACHE[key]) == len(negatives):
+        return _ORDER_CACHE[key]
+    orders = _parse_negative_orders(negatives, events)
+    if template is not None and len(set(events)) == len(events):
+        _ORDER_CACHE[key] = orders
+    return orders
+
+
+def _parse_negative_orders(negatives: list[str], events: list[str]) -> list[tuple[int, ...]]:
     identity = tuple(range(len(events)))
     position = {event: k for k, event in enumerate(events)}
     orders = []
@@ -793,7 +815,10 @@ class CaptionDataset(Dataset):
                 )
             entry = rng.choice(self.entries)
         return TemporalExample(
-            audio=audio, sampling_rate=self.sampling_rate, caption=entry.caption, negatives=self.negatives(entry.caption)
+            audio=audio,
+            sampling_rate=self.sampling_rate,
+            caption=entry.caption,
+            negatives=self.negatives(entry.caption),
         )
 
 

@@ -17,6 +17,9 @@ the cosine similarity:
 * ``group``: over the N pairs, the fraction with all four comparisons right (Winoground's group score: both
   matching similarities above both mismatched ones). Chance 1/6.
 * ``margin``: mean of s(own caption) - s(switched caption) over the 2N mixtures (a smooth a2t signal).
+
+A model whose audio embedding ignores order (AB and BA embed alike) gets a2t = 0.5 but group = 0: its two
+mixtures of a pair always pick the same caption. Report group alongside a2t/t2a.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ negatives (``captions.order_negatives``: the same words with the events in every
     order_probability = softmax_k(s * cos(audio, caption_k))[prompt]      k over [prompt] + negatives
 
 where ``s`` is the model's audio logit scale (``exp(logit_scale_a)``). A prompt with no explicit order (one
-event, or only "while"/"as" overlaps) has no negatives: ``order_probability`` is None.
+event, or only "while"/"as" overlaps) has no negatives: ``order_probability`` is None. Audio longer than the
+model's window is embedded as the mean of its model windows, so for long audio the global order only sees order
+within each window; the timeline has no such limit.
 
 Timeline. Windows of ``window_s`` (default min(1 s, the model's window)) slide over the audio every ``hop_s``
 (default window_s / 4); all windows of a chunk go through the audio tower in ONE batched call. A window shorter
@@ -38,8 +40,9 @@ window holding the event and silence looks like the event alone. An event is ``p
 
 Order on the timeline (``order_is_correct``, the AudioTime STEAM rule): consecutive events joined by "before" are
 in order when both were found, the earlier starts first and they overlap by less than half the shorter one;
-events joined by "overlap" must both be found and overlap by at least half the shorter one. Events in "while" groups are compared group
-by group. ``order_correct`` is None when the prompt has no relations (a single event).
+events joined by "overlap" must both be found and overlap by at least half the shorter one (the complement of the
+"before" tolerance: windows smear the boundary between two sounds that follow each other). Events in "while" groups
+are compared group by group. ``order_correct`` is None when the prompt has no relations (a single event).
 
 Faithfulness, in [0, 1] and non-decreasing in every part::
 
@@ -73,6 +76,7 @@ __all__ = [
     "curve_spans",
     "faithfulness_score",
     "refine_span",
+    "contrast_for_prompt",
     "heldout_split",
     "HELDOUT_SEED",
     "HELDOUT_FRACTION",

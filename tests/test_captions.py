@@ -33,7 +33,22 @@ PARSE_CASES = [
     ("a dog barks, then a man speaks", [DOG, MAN], [B]),
     ("a dog barks followed by a man speaks", [DOG, MAN], [B]),
     ("a dog barks is followed by a man speaks", [DOG, MAN], [B]),
-    ("a dog barks quickly followed by a man speaks", [DOG, MAN], [B]),
+    ("a dog barks is quickly followed by a man speaks", [DOG, MAN], [B]),
+    ("a man speaking quickly followed by a dog barks", ["a man speaking quickly", DOG], [B]),
+    ("a dog barks, quickly followed by a man speaks", [DOG + ", quickly", MAN], [B]),
+    ("a dog barks and then is followed by a man speaks", [DOG, MAN], [B]),
+    ("a dog barks proceeded by a man speaks", [DOG, MAN], [B]),  # AudioCaps' "followed by"
+    ("a man speaks preceded by a dog barks", [DOG, MAN], [B]),
+    ("a dog barks precedes a man speaks", [DOG, MAN], [B]),
+    ("a dog barks until a man speaks", [DOG, MAN], [B]),
+    ("a dog barks. Then a man speaks.", [DOG, MAN], [B]),
+    ("a dog barks followed by a man speaks, all the while rain falls", [DOG, MAN, "rain falls"], [B, O]),
+    ("a dog barks followed by a man speaks. Meanwhile, rain falls", [DOG, MAN, "rain falls"], [B, O]),
+    ("a dog barks followed by a man speaks, and a car passes", [DOG, MAN, CAR], [B, B]),
+    ("loud crumpling followed by loud, high pitched buzzing", ["loud crumpling", "loud, high pitched buzzing"], [B]),
+    ("a long, slow hum, a dog barks, then a man speaks", ["a long, slow hum", DOG, MAN], [B, B]),
+    ("a man talking afterwards followed by a dog barks", ["a man talking afterwards", DOG], [B]),
+    ("a toilet flushes after a few seconds of silence", ["a few seconds of silence", "a toilet flushes"], [B]),
     ("a dog barks before a man speaks", [DOG, MAN], [B]),
     ("a man speaks after a dog barks", [DOG, MAN], [B]),
     ("a car horn honks after a dog barks", [DOG, "a car horn honks"], [B]),
@@ -88,6 +103,8 @@ PARSE_CASES = [
     ("people cheer one after another", ["people cheer one after another"], []),
     ("a crowd cheers after", ["a crowd cheers after"], []),
     ("a chainsaw is then started", ["a chainsaw is then started"], []),
+    ("a man speaks before and after a gunshot", ["a man speaks before and after a gunshot"], []),
+    ("a dog barks for a while", ["a dog barks for a while"], []),
 ]
 
 

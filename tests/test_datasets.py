@@ -30,10 +30,8 @@ SECONDS = 4.0
 
 
 @pytest.fixture(scope="module")
-def records():
-    from conftest import CLIPS_CSV
-
-    return read_clip_metadata(CLIPS_CSV)
+def records(clips_csv):
+    return read_clip_metadata(clips_csv)
 
 
 def write_csv(path: Path, text: str) -> Path:
@@ -53,7 +51,8 @@ def spans_in_samples(example):
 def test_generic_metadata_resolves_paths_next_to_the_csv(clips_csv, records):
     assert len(records) == 12
     first = records[0]
-    assert first == ClipRecord(clips_csv.parent / "uiowa_GlassSmash04.flac", "glass_smash", "1", "GlassSmash04", 1.95)
+    expected = ClipRecord(clips_csv.parent / "uiowa_GlassSmash04.flac", "glass_smash", "1", "GlassSmash04", 1.95)
+    assert first == expected
     assert all(r.path.is_file() for r in records)
     assert {r.label for r in records} == {"glass_smash", "bicycle_bell", "typing", "water_splash", "microwave", "drawer"}
 
@@ -357,8 +356,9 @@ def test_too_many_bad_files_raise_a_clear_error(tmp_path):
 
 
 def test_cache_gives_identical_items(records):
-    plain = MixupDataset(records, SR, SECONDS, length=6, seed=9)
-    cached = MixupDataset(records, SR, SECONDS, length=6, seed=9, cache_mb=64)
+    # 22.05 kHz: resampled clips are not 16-bit values, so this checks the cache's rounding is always applied
+    plain = MixupDataset(records, 22050, 2.0, length=6, seed=9)
+    cached = MixupDataset(records, 22050, 2.0, length=6, seed=9, cache_mb=64)
     for _ in range(2):  # the second pass reads from the cache
         for i in range(len(plain)):
             assert np.array_equal(plain[i].audio, cached[i].audio)

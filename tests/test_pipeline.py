@@ -17,6 +17,15 @@ PROMPTS = ["a dog barks then a car horn honks", "glass smashing followed by a bi
 STEPS = 2
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run ~10x faster on one thread than on oversubscribed cores (shared 2-core CI machines)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def pipe(tiny_tclap):
     pipe = tiny_pipeline(tiny_tclap)
@@ -130,7 +139,7 @@ def test_save_and_load_round_trip(tiny_tclap, tmp_path):
 
     loaded = TClapAudioLDMPipeline.from_pretrained(tmp_path / "p")
     loaded.set_progress_bar_config(disable=True)
-    np.testing.assert_array_equal(generate(loaded).audios, generate(pipe).audios)
+    np.testing.assert_allclose(generate(loaded).audios, generate(pipe).audios, rtol=0, atol=1e-6)
     assert loaded.tclap_info.recipe == "test" and loaded.tclap_info.extra == {"classes": ["dog barking"]}
 
     # the same folder is a T-CLAP folder for tclap_gen
@@ -164,16 +173,21 @@ def test_diffusers_custom_pipeline_loading(tiny_tclap, tmp_path, monkeypatch):
     loaded = DiffusionPipeline.from_pretrained(tmp_path / "p", custom_pipeline=module.__file__, trust_remote_code=True)
     assert type(loaded).__name__ == "TClapAudioLDMPipeline"
     loaded.set_progress_bar_config(disable=True)
-    np.testing.assert_array_equal(generate(loaded).audios, generate(pipe).audios)
+    np.testing.assert_allclose(generate(loaded).audios, generate(pipe).audios, rtol=0, atol=1e-6)
 
 
 # ---------------------------------------------------------------- schedulers and callbacks
-@pytest.mark.parametrize("name", ["DPMSolverMultistepScheduler", "EulerDiscreteScheduler", "PNDMScheduler", "LMSDiscreteScheduler"])
-def test_any_compatible_scheduler_swaps_in(pipe, name):
+@pytest.mark.parametrize(
+    "name, overrides",
+    # PNDM's Runge-Kutta warm-up needs more steps than a test runs: skip it, as Stable Diffusion configs do
+    [("DPMSolverMultistepScheduler", {}), ("EulerDiscreteScheduler", {}), ("PNDMScheduler", {"skip_prk_steps": True}), ("LMSDiscreteScheduler", {})],
+)
+def test_any_compatible_scheduler_swaps_in(pipe, name, overrides):
     import diffusers
 
     assert name in [cls.__name__ for cls in pipe.scheduler.compatibles]
-    swapped = TClapAudioLDMPipeline(**{**pipe.components, "scheduler": getattr(diffusers, name).from_config(pipe.scheduler.config)})
+    scheduler = getattr(diffusers, name).from_config(pipe.scheduler.config, **overrides)
+    swapped = TClapAudioLDMPipeline(**{**pipe.components, "scheduler": scheduler})
     swapped.set_progress_bar_config(disable=True)
     audio = generate(swapped, num_inference_steps=3).audios
     assert audio.shape == (2, 256) and np.isfinite(audio).all()

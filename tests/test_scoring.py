@@ -21,6 +21,7 @@ from tclap_gen.scoring import (
     curve_spans,
     faithfulness_score,
     order_is_correct,
+    refine_span,
 )
 
 SR = 16000
@@ -107,15 +108,16 @@ def test_bad_arguments(tiny_tclap, tmp_path):
 
 
 def test_stereo_int16_and_other_rates_are_accepted(tiny_tclap, tmp_path):
-    scorer = TemporalScorer(tiny_tclap, hop_s=1.0)
+    scorer = TemporalScorer(tiny_tclap, hop_s=0.5)
     sr = 44100
-    mono = noise(2.0, sr=sr, seed=3, level=0.2)
+    mono = noise(1.5, sr=sr, seed=3, level=0.2)
     reference = scorer.score(mono, sr, "typing then a drawer")
     pcm = np.round(mono * 32767).astype(np.int16)
     stereo_int = scorer.score(np.stack([pcm, pcm]), sr, "typing then a drawer")
     np.testing.assert_allclose(stereo_int.curves, reference.curves, atol=2e-3)
     assert stereo_int.sampling_rate == tiny_tclap.sampling_rate
-    assert len(stereo_int.wave) == 2 * tiny_tclap.sampling_rate  # resampled to the model's rate
+    assert len(stereo_int.wave) == int(1.5 * tiny_tclap.sampling_rate)  # resampled to the model's rate
+    assert stereo_int.curves.shape == (2, 2)
     path = tmp_path / "stereo.wav"
     sf.write(path, np.stack([pcm, pcm]).T, sr, subtype="PCM_16")
     from_file = scorer.score_file(path, "typing then a drawer")
@@ -327,3 +329,36 @@ def test_from_pretrained_folder(tiny_tclap, tmp_path):
     assert scorer.window_s == 0.5 and scorer.hop_s == 0.125 and scorer.threshold == 0.4
     report = scorer.score(noise(1.0), SR, "a dog barks")
     assert isinstance(report, ScoreReport) and len(report.events) == 1
+
+
+def test_refine_span_moves_edges_to_the_sound():
+    loud = np.zeros(600, bool)  # 10 ms frames over 6 s
+    loud[50:300] = True  # sound from 0.5 s to 3.0 s, silence around it
+    # raw span from window centres, first window 0-1 s, last window 2.5-3.5 s
+    assert refine_span(0.0, 3.4, (0.0, 1.0), (2.5, 3.5), loud) == pytest.approx((0.5, 3.0))
+    # the estimate falls inside the sound and the sound began after silence within the first window: move back
+    assert refine_span(0.625, 3.4, (0.25, 1.25), (2.5, 3.5), loud) == pytest.approx((0.5, 3.0))
+    # sound fills the edge windows (another event before / after): the window estimate stays
+    everywhere = np.ones(600, bool)
+    assert refine_span(0.625, 2.875, (0.25, 1.25), (2.0, 3.0), everywhere) == (0.625, 2.875)
+    # no loud frame in the edge windows: nothing to refine against
+    assert refine_span(4.0, 5.0, (3.5, 4.5), (4.5, 5.5), loud) == (4.0, 5.0)
+
+
+def test_validation_script_runs_on_real_clips(tiny_tclap, clips_csv, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "validate_scorer.py"
+    spec = importlib.util.spec_from_file_location("validate_scorer", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tiny_tclap.save_pretrained(tmp_path / "model")
+    assert module.main(["--model", str(tmp_path / "model"), "--clips", str(clips_csv), "--n", "2", "--events", "2",
+                        "--seconds", "3", "--hop", "0.5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["setup"]["heldout_clips"] == 6  # one of the two recordings of each of the 6 classes
+    row = out["results"]["2"]
+    assert row["mixups"] == 2
+    for key in ("order_accuracy", "presence_recall", "reversed_judged_wrong", "global_order_accuracy"):
+        assert 0.0 <= row[key] <= 1.0

@@ -49,20 +49,24 @@ import torch
 import torch.nn.functional as F
 
 from tclap_gen.mel import MelConfig, log_mel
+from tclap_gen.training.config import (
+    DEFAULT_DATA_ROOT,
+    ConfigError,
+    apply_override,
+    build_dataclass,
+    find_recipe,
+    repo_root,
+    substitute_env,
+)
 
 STAGES = ("vae", "vocoder", "unet", "assemble")
-DEFAULT_DATA_ROOT = "../shared/data"  # relative to the repository root, where the recipes run
-
-
-class ConfigError(ValueError):
-    """A bad configuration key or value (the message names it)."""
 
 
 # ------------------------------------------------------------------------------------------------ configuration
 @dataclass
 class DataConfig:
-    root: str = DEFAULT_DATA_ROOT
-    csvs: list = field(default_factory=lambda: ["kitchen20/metadata.csv", "uiowa/metadata.csv"])  # relative to root
+    root: str = "${DATA}"  # --data-root / $DATA / ../shared/data
+    csvs: list[str] = field(default_factory=lambda: ["kitchen20/metadata.csv", "uiowa/metadata.csv"])  # relative to root
     test_fraction: float = 0.2  # the T-CLAP recipe's split: train on the same side
     split_seed: int = 0
     max_clips: int = 0  # 0 = all train clips (a smaller number for quick runs)
@@ -87,14 +91,14 @@ class StageConfig:
 
 @dataclass
 class VaeConfig(StageConfig):
-    block_out_channels: list = field(default_factory=lambda: [32, 64, 128])
+    block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     latent_channels: int = 8
     layers_per_block: int = 1
     norm_num_groups: int = 32
     crop_frames: int = 256
     recon_loss: str = "l1"  # "l1" | "l2"
     kl_weight: float = 1e-5  # times the KL per latent element (mean), against the per-element reconstruction loss
-    gain_db: list = field(default_factory=lambda: [-9.0, 0.0])  # random gain after levelling each clip
+    gain_db: list[float] = field(default_factory=lambda: [-9.0, 0.0])  # random gain after levelling each clip
     scale_batches: int = 8  # batches of crops encoded to measure the latent std (-> scaling_factor)
 
 
@@ -102,27 +106,27 @@ class VaeConfig(StageConfig):
 class VocoderConfig(StageConfig):
     segment_frames: int = 100  # 1 s
     upsample_initial_channel: int = 128
-    upsample_rates: list = field(default_factory=lambda: [5, 4, 2, 2, 2])
-    upsample_kernel_sizes: list = field(default_factory=lambda: [16, 16, 8, 4, 4])
-    resblock_kernel_sizes: list = field(default_factory=lambda: [3, 7, 11])
-    resblock_dilation_sizes: list = field(default_factory=lambda: [[1, 3, 5], [1, 3, 5], [1, 3, 5]])
-    stft_resolutions: list = field(default_factory=lambda: [[512, 50, 240], [1024, 120, 600], [2048, 240, 1200]])
+    upsample_rates: list[int] = field(default_factory=lambda: [5, 4, 2, 2, 2])
+    upsample_kernel_sizes: list[int] = field(default_factory=lambda: [16, 16, 8, 4, 4])
+    resblock_kernel_sizes: list[int] = field(default_factory=lambda: [3, 7, 11])
+    resblock_dilation_sizes: list[list[int]] = field(default_factory=lambda: [[1, 3, 5], [1, 3, 5], [1, 3, 5]])
+    stft_resolutions: list[list[int]] = field(default_factory=lambda: [[512, 50, 240], [1024, 120, 600], [2048, 240, 1200]])
     mel_weight: float = 1.0
-    gain_db: list = field(default_factory=lambda: [-9.0, 0.0])
+    gain_db: list[float] = field(default_factory=lambda: [-9.0, 0.0])
 
 
 @dataclass
 class UnetConfig(StageConfig):
     tclap: str | None = None  # a TClap folder (or built-in name); required for the unet stage
-    block_out_channels: list = field(default_factory=lambda: [32, 64, 128])
+    block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     layers_per_block: int = 1
     norm_num_groups: int = 16
     attention_head_dim: int = 8  # diffusers' name; it is the number of heads
-    down_block_types: list = field(default_factory=lambda: ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"])
-    up_block_types: list = field(default_factory=lambda: ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"])
+    down_block_types: list[str] = field(default_factory=lambda: ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"])
+    up_block_types: list[str] = field(default_factory=lambda: ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"])
     example_seconds: float = 5.12  # 512 mel frames -> latents C x 128 x 16
     single_fraction: float = 0.3  # share of the pool made of single clips (the rest: 2-3 event mix-ups)
-    num_events: list = field(default_factory=lambda: [2, 3])
+    num_events: list[int] = field(default_factory=lambda: [2, 3])
     pool_size: int = 4096
     pool_batch: int = 64
     pool_workers: int = 4  # DataLoader workers building pool examples (0: in the main process)
@@ -190,58 +194,44 @@ class GeneratorConfig:
         return Path(self.output_dir)
 
 
-def _dataclass_from_dict(cls, data, where: str):
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
-    kwargs = {}
-    for name, value in data.items():
-        kind = hints[name]
-        if dataclasses.is_dataclass(kind):
-            value = _dataclass_from_dict(kind, value, f"{where}.{name}")
-        kwargs[name] = value
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{where}: {error}") from error
-
-
-def _set_dotted(data: dict, assignment: str) -> None:
+def load_config(config=None, overrides: list[str] | None = None, data_root=None) -> GeneratorConfig:
+    """A GeneratorConfig from a recipe (a YAML path, or the name of one in training/configs such as
+    `generator-mini`) with `key.sub=value` overrides, using the T-CLAP recipe's loader (training/config.py):
+    `${DATA}` in strings is the data folder (`data_root`, else $DATA, else ../shared/data), unknown keys and
+    wrongly typed values raise ConfigError, and relative paths are taken from the repository root."""
     import yaml
 
-    if "=" not in assignment:
-        raise ConfigError(f"--set expects key=value, got {assignment!r}")
-    key, raw = assignment.split("=", 1)
-    parts = key.strip().split(".")
-    node = data
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {key}: {part!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw)
-
-
-def load_config(path=None, overrides: list[str] | None = None) -> GeneratorConfig:
-    """A GeneratorConfig from a YAML file (missing keys take the defaults) and `key.sub=value` overrides."""
-    import yaml
-
-    data: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        data = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(data, dict):
+    raw: dict = {}
+    if config is not None:
+        path = find_recipe(config)
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {error}") from error
+        if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
-    for assignment in overrides or []:
-        _set_dotted(data, assignment)
-    return _dataclass_from_dict(GeneratorConfig, data, str(path or "config")).validate()
+    for item in overrides or []:
+        apply_override(raw, item)
+    env = dict(os.environ)
+    if data_root is not None:
+        env["DATA"] = str(Path(data_root).resolve())
+    env.setdefault("DATA", DEFAULT_DATA_ROOT)
+    cfg = build_dataclass(GeneratorConfig, substitute_env(raw, env), "")
+    base = repo_root()
+    cfg.output_dir = _absolute(cfg.output_dir, base)
+    cfg.data.root = _absolute(cfg.data.root, base)
+    cfg.assemble.output = _absolute(cfg.assemble.output, base)
+    for section in (cfg.unet, cfg.assemble):  # a T-CLAP may also be a built-in name ("mini-clap")
+        if section.tclap and (Path(section.tclap).is_absolute() or (base / section.tclap).exists()):
+            section.tclap = _absolute(section.tclap, base)
+    return cfg.validate()
+
+
+def _absolute(path: str | None, base: Path) -> str | None:
+    if not path:
+        return path
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
 
 
 # ------------------------------------------------------------------------------------------------ model builders
@@ -648,7 +638,9 @@ def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> S
         return rec + stage.kl_weight * kl, {"recon": float(rec.detach()), "kl": float(kl.detach())}
 
     torch.manual_seed(cfg.seed)
-    vae = build_vae(stage)
+    vae = build_vae(stage).to(accelerator.device)
+    with torch.no_grad():  # start the decoder at the mean log-mel (silence is -11.5): saves the first hundreds of steps
+        vae.decoder.conv_out.bias.fill_(float(batch_fn(0, step_generator(cfg.seed, 0, 0)).mean()))
     result, vae = run_loop("vae", cfg, stage, accelerator, vae, batch_fn, loss_fn, resume)
 
     # scaling_factor: 1 / std of the latents the UNet will see (posterior means), measured on fresh crops.
@@ -805,7 +797,7 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
             began = time.perf_counter()
             latents, embeddings = build_pool(cfg, records, vae, tclap, device)
             tmp = pool_file.with_name(".pool.safetensors.tmp")
-            save_file({"latents": latents, "embeddings": embeddings}, str(tmp), metadata={"key": key})
+            save_file({"latents": latents.contiguous(), "embeddings": embeddings.contiguous()}, str(tmp), metadata={"key": key})
             os.replace(tmp, pool_file)
             _log(accelerator, stage_dir, {"stage": "unet", "event": "pool built", "examples": len(latents),
                                           "seconds": round(time.perf_counter() - began, 1)})
@@ -932,21 +924,22 @@ def run_stages(cfg: GeneratorConfig, stage: str, resume: bool = False, fp16_weig
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, help="YAML config (training/configs/generator-*.yaml)")
+    parser.add_argument("--config", help="recipe YAML, or the name of one in training/configs (generator-mini)")
     parser.add_argument("--stage", default="all", choices=STAGES + ("all",))
-    parser.add_argument("--data-root", help="folder holding the clip lists named in data.csvs (default ../shared/data)")
+    parser.add_argument("--data-root", help="folder for ${DATA}: holds the clip lists named in data.csvs (default: $DATA or ../shared/data)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint; skip finished stages")
     parser.add_argument("--fp16-weights", action="store_true", help="assemble: save the pipeline's weights in float16")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys, e.g. vae.steps=100")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set vae.steps=100 (repeatable)")
+    parser.add_argument("--output-dir", help="where the stages write (overrides output_dir)")
     args = parser.parse_args(argv)
-    overrides = list(args.set)
-    if args.data_root:
-        overrides.append(f"data.root={args.data_root}")
     try:
-        cfg = load_config(args.config, overrides)
+        cfg = load_config(args.config, args.overrides, data_root=args.data_root)
+        if args.output_dir:
+            cfg.output_dir = str(Path(args.output_dir).resolve())
         run_stages(cfg, args.stage, resume=args.resume, fp16_weights=True if args.fp16_weights else None)
-    except (ConfigError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ConfigError, FileNotFoundError, ValueError) as error:
+        print(f"train_generator: error: {error}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,0 +1,197 @@
+"""training/train_generator.py: every stage trains (loss falls on a fixed batch), resumes, and assembles a
+TClapAudioLDMPipeline folder that loads and generates. Tiny sizes, the 12 clips in tests/data/clips."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tclap_gen.training import train_generator as tg
+
+TINY = Path(__file__).resolve().parent.parent / "training" / "configs" / "generator-tiny.yaml"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Two OpenMP threads on a busy 2-core machine spin against each other: tiny convolutions run 10x slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_config(tmp: Path, clips_csv: Path, tclap_dir: Path, *extra: str) -> tg.GeneratorConfig:
+    overrides = [
+        f"output_dir={tmp / 'run'}",
+        f"data.root={clips_csv.parent}",
+        f"unet.tclap={tclap_dir}",
+        "vae.fixed_batch=true",
+        "vocoder.fixed_batch=true",
+        "unet.fixed_batch=true",
+        *extra,
+    ]
+    return tg.load_config(TINY, overrides)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_tclap, clips_csv):
+    """All four stages once (about half a minute on two busy cores)."""
+    tmp = tmp_path_factory.mktemp("generator")
+    tclap_dir = tiny_tclap.save_pretrained(tmp / "tclap")
+    cfg = tiny_config(tmp, clips_csv, tclap_dir)
+    results = tg.run_stages(cfg, "all")
+    return cfg, results, tmp, tclap_dir
+
+
+def falls(losses):
+    return np.mean(losses[-2:]) < losses[0]
+
+
+def test_vae_trains_and_stores_its_scaling_factor(trained):
+    from diffusers import AutoencoderKL
+
+    cfg, results, _, _ = trained
+    result = results["vae"]
+    assert result.start_step == 0 and result.end_step == cfg.vae.steps == len(result.losses)
+    assert falls(result.losses), result.losses
+    vae = AutoencoderKL.from_pretrained(result.model_dir)
+    done = json.loads((cfg.out / "vae" / "done.json").read_text())
+    assert vae.config.scaling_factor == pytest.approx(done["scaling_factor"])
+    assert vae.config.scaling_factor != 1.0 and math.isfinite(vae.config.scaling_factor)
+    assert vae.config.latent_channels == 4 and vae.config.in_channels == 1
+    # keep_checkpoints=2 of steps 3 and 6; no temporary folders left behind
+    names = sorted(p.name for p in (cfg.out / "vae" / "checkpoints").iterdir())
+    assert names == ["step-00000003", "step-00000006"]
+
+
+def test_vocoder_trains_and_maps_frames_to_hops(trained):
+    from transformers import SpeechT5HifiGan
+
+    cfg, results, _, _ = trained
+    assert falls(results["vocoder"].losses), results["vocoder"].losses
+    vocoder = SpeechT5HifiGan.from_pretrained(results["vocoder"].model_dir)
+    assert vocoder.config.model_in_dim == 64 and not vocoder.config.normalize_before
+    assert int(np.prod(vocoder.config.upsample_rates)) == 160
+    with torch.no_grad():
+        wave = vocoder(torch.full((1, 20, 64), -5.0))
+    assert wave.shape[-1] >= 20 * 160
+
+
+def test_unet_trains_on_a_pool_of_latents_and_embeddings(trained):
+    from safetensors.torch import load_file
+
+    cfg, results, _, _ = trained
+    assert falls(results["unet"].losses), results["unet"].losses
+    pool = load_file(str(cfg.out / "unet" / "pool.safetensors"))
+    # 8 examples of 1.28 s: 128 mel frames -> VAE (scale 2) latents 4 x 64 x 32; embeddings L2-normalised
+    assert pool["latents"].shape == (8, 4, 64, 32)
+    assert pool["embeddings"].shape == (8, 32)
+    assert torch.allclose(pool["embeddings"].norm(dim=-1), torch.ones(8), atol=1e-4)
+    # single clips and mix-ups differ: no two examples are identical
+    flat = pool["latents"].flatten(1)
+    assert torch.cdist(flat, flat).add(torch.eye(8) * 1e9).min() > 0
+
+
+def test_resume_continues_the_step_count(trained, tmp_path, clips_csv):
+    import shutil
+
+    cfg, _, _, tclap_dir = trained
+    run = tmp_path / "run"
+    shutil.copytree(cfg.out / "vae", run / "vae")
+    more = tg.load_config(TINY, [f"output_dir={run}", f"data.root={clips_csv.parent}", f"unet.tclap={tclap_dir}", "vae.steps=8"])
+    result = tg.run_stages(more, "vae", resume=True)["vae"]
+    assert (result.start_step, result.end_step, len(result.losses)) == (6, 8, 2)
+    assert json.loads((run / "vae" / "checkpoints" / "step-00000008" / "trainer_state.json").read_text()) == {"step": 8}
+    assert json.loads((run / "vae" / "done.json").read_text())["steps"] == 8
+    # a finished stage is skipped on resume; without --resume it would start over
+    again = tg.run_stages(more, "vae", resume=True)["vae"]
+    assert again.skipped and again.losses == []
+
+
+def test_assembled_pipeline_loads_and_generates(trained):
+    from diffusers import DDIMScheduler
+
+    from tclap_gen.pipelines.pipeline_tclap_audioldm import TClapAudioLDMPipeline
+
+    cfg, results, _, _ = trained
+    folder = results["assemble"]
+    assert folder == cfg.out / "pipeline" and (folder / "model_index.json").is_file()
+    assert not list(folder.parent.glob(".pipeline*"))  # the temporary folder was renamed
+    pipe = TClapAudioLDMPipeline.from_pretrained(str(folder))
+    assert isinstance(pipe.scheduler, DDIMScheduler)
+    assert pipe.scheduler.config.beta_start == pytest.approx(0.0015) and pipe.scheduler.config.steps_offset == 1
+    assert pipe.vae.config.scaling_factor == pytest.approx(json.loads((cfg.out / "vae" / "done.json").read_text())["scaling_factor"])
+    out = pipe("glass smashing then a bicycle bell", num_inference_steps=2, audio_length_in_s=1.0,
+               generator=torch.Generator().manual_seed(0))
+    assert out.audios.shape == (1, 16000) and np.isfinite(out.audios).all()
+    record = json.loads((folder / "generator_training.json").read_text())
+    assert record["unet"]["steps"] == cfg.unet.steps and record["fp16_weights"] is False
+
+
+def test_unconditional_embedding_is_what_the_pipeline_uses_for_an_empty_negative(trained):
+    from tclap_gen.model import TClap
+    from tclap_gen.pipelines.pipeline_tclap_audioldm import TClapAudioLDMPipeline
+
+    cfg, results, _, tclap_dir = trained
+    pipe = TClapAudioLDMPipeline.from_pretrained(str(results["assemble"]))
+    _, negative = pipe.encode_prompt(["a dog barks"], torch.device("cpu"), 1, True)
+    ours = tg.unconditional_embedding(TClap.from_pretrained(tclap_dir))
+    assert torch.allclose(negative.float(), ours, atol=1e-5)
+
+
+def test_fp16_weights_halve_the_folder(trained, tmp_path):
+    from safetensors import safe_open
+
+    cfg, _, _, _ = trained
+    cfg16 = tg.load_config(TINY, [f"output_dir={cfg.out}", f"unet.tclap={cfg.unet.tclap}", f"assemble.output={tmp_path / 'p16'}"])
+    folder = tg.assemble(cfg16, fp16_weights=True)
+    with safe_open(str(next((folder / "unet").glob("*.safetensors"))), framework="pt") as handle:
+        assert {handle.get_slice(k).get_dtype() for k in handle.keys()} == {"F16"}
+
+
+def test_wavebank_crops_pad_short_clips_with_silence():
+    long, short = np.ones(1000, np.float32), np.full(100, 0.5, np.float32)
+    bank = tg.WaveBank([long, short], "cpu")
+    crops = bank.sample(64, 300, torch.Generator().manual_seed(0), gain_db=(0.0, 0.0))
+    assert crops.shape == (64, 300)
+    values = set(torch.unique(crops).tolist())
+    assert values <= {0.0, 0.5, 1.0} and {0.5, 1.0} <= values
+    from_short = crops[(crops == 0.5).any(1)]
+    assert ((from_short == 0.5).sum(1) == 100).all()  # the whole short clip, somewhere in silence
+    same = bank.sample(64, 300, torch.Generator().manual_seed(0), gain_db=(0.0, 0.0))
+    assert torch.equal(crops, same)
+
+
+def test_multi_resolution_stft_loss():
+    wave = torch.randn(2, 4000)
+    resolutions = [[256, 32, 128], [512, 64, 256]]
+    assert tg.multi_resolution_stft_loss(wave, wave, resolutions) < 1e-4
+    assert tg.multi_resolution_stft_loss(wave * 0.5, wave, resolutions) > 0.3
+
+
+def test_config_errors(tmp_path, clips_csv):
+    with pytest.raises(tg.ConfigError, match="vae.crop_frame"):
+        tg.load_config(TINY, ["vae.crop_frame=3"])
+    with pytest.raises(tg.ConfigError, match="upsample_rates"):
+        tg.load_config(TINY, ["vocoder.upsample_rates=[4, 4]"])
+    with pytest.raises(tg.ConfigError, match="learning_rate"):
+        tg.load_config(TINY, ["vae.learning_rate=fast"])
+    with pytest.raises(FileNotFoundError, match="no-such-recipe"):
+        tg.load_config("no-such-recipe.yaml")
+    # --data-root is ${DATA} (the tiny recipe names its own folder; the mini one says root: ${DATA})
+    cfg = tg.load_config(TINY, [f"output_dir={tmp_path}", "data.root=${DATA}"], data_root=tmp_path / "nowhere")
+    assert cfg.data.root == str(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="metadata.csv"):
+        tg.train_records(cfg.data)
+    with pytest.raises(tg.ConfigError, match="unet.tclap"):
+        tg.train_unet(tg.load_config(TINY, [f"output_dir={tmp_path}", f"data.root={clips_csv.parent}"]))
+
+
+def test_cli_reports_a_bad_data_root(tmp_path, capsys):
+    code = tg.main(["--config", str(TINY), "--stage", "vae", "--data-root", str(tmp_path / "missing"),
+                    "--set", "data.root=${DATA}", "--output-dir", str(tmp_path / "out")])
+    assert code == 2
+    assert "metadata.csv" in capsys.readouterr().err

@@ -117,7 +117,8 @@ def maa2_agreement(path: Path) -> dict:
     decided = counts["agree"] + counts["disagree"]
     pairs = counts["concordant_pairs"] + counts["discordant_pairs"]
     counts["agreement"] = counts["agree"] / decided if decided else None
-    counts["no_violation"] = (counts["eligible"] - counts["disagree"]) / counts["eligible"] if counts["eligible"] else None
+    eligible = counts["eligible"]
+    counts["no_violation"] = (eligible - counts["disagree"]) / eligible if eligible else None
     counts["pair_concordance"] = counts["concordant_pairs"] / pairs if pairs else None
     return counts
 

@@ -184,7 +184,7 @@ class CaptionStructure:
     def plan(self, slots: list[str] | None = None) -> EventPlan:
         texts = [_clean_event(s) for s in (self.slots if slots is None else slots)]
         events, relations = [], []
-        for g, group in enumerate(self.temporal_groups()):
+        for group in self.temporal_groups():
             for k, index in enumerate(group):
                 if events:
                     relations.append(OVERLAP if k > 0 else BEFORE)
@@ -238,11 +238,15 @@ class CaptionStructure:
 # Parsing
 
 _PUNCT = r"[,;:]"
-# Adverbs inside "followed quickly by". Before "followed" they count only after an auxiliary
-# ("is quickly followed by"): "a man speaking quickly followed by ..." keeps "quickly" in its event,
+# Adverbs inside "followed quickly by". Before "followed" they count only after an auxiliary or a
+# comma ("is quickly followed by", ", quickly followed by"): "a man speaking quickly followed by
+# ..." keeps "quickly" in its event,
 # so an event reads the same wherever it stands (order negatives move events around).
 _MOD = r"(?:closely|quickly|shortly|soon|immediately|briefly|eventually|later|suddenly|then)"
-_AUX = r"(?:then\s+)?(?:(?:is|are|was|were|being|gets)\s+(?:(?:closely|quickly|shortly|soon|immediately)\s+)?)?(?:then\s+)?"
+_AUX = (
+    r"(?:then\s+)?(?:(?:is|are|was|were|being|gets)\s+(?:(?:closely|quickly|shortly|soon|immediately)\s+)?"
+    r"|(?<=[,;:]\s)(?:closely|quickly|shortly|soon|immediately)\s+)?(?:then\s+)?"
+)
 # Sequence and overlap connectives found inside a caption. Each needs whitespace on its left (a
 # connective never opens the scanned text) and is followed by whitespace (checked by lookahead,
 # so two connectives in a row do not swallow each other's space). Order matters: longer forms
@@ -361,7 +365,8 @@ _ADJECTIVES = set(
     "loud quiet soft faint brief long short slow fast quick rapid steady large small big little deep high low "
     "sharp heavy light distant close muffled metallic mechanical robotic rhythmic repetitive constant continuous "
     "intermittent electronic hollow dull shrill harsh gentle strong weak old young pitched very loud-pitched "
-    "high-pitched low-pitched sudden powerful tinny squeaky raspy".split()
+    "high-pitched low-pitched sudden powerful tinny squeaky raspy one two three four five several few many"
+    .split()
 )
 
 
@@ -428,7 +433,10 @@ def parse_structure(caption: str) -> CaptionStructure:
             spans.append((b, e))
 
     # Trim whitespace off slots (it belongs to the pieces around them).
-    spans = [(b + len(body[b:e]) - len(body[b:e].lstrip()), e - (len(body[b:e]) - len(body[b:e].rstrip()))) for b, e in spans]
+    spans = [
+        (b + len(body[b:e]) - len(body[b:e].lstrip()), e - (len(body[b:e]) - len(body[b:e].rstrip())))
+        for b, e in spans
+    ]
     slots = [body[b:e] for b, e in spans]
     pieces = [body[: spans[0][0]]]
     for (_, e), (b, _) in zip(spans, spans[1:]):

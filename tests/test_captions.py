@@ -35,7 +35,9 @@ PARSE_CASES = [
     ("a dog barks is followed by a man speaks", [DOG, MAN], [B]),
     ("a dog barks is quickly followed by a man speaks", [DOG, MAN], [B]),
     ("a man speaking quickly followed by a dog barks", ["a man speaking quickly", DOG], [B]),
-    ("a dog barks, quickly followed by a man speaks", [DOG + ", quickly", MAN], [B]),
+    ("a dog barks, quickly followed by a man speaks", [DOG, MAN], [B]),
+    ("a man speaks, loudly, then a dog barks", ["a man speaks, loudly", DOG], [B]),
+    ("a ruffle, followed by two short, sharp beeps", ["a ruffle", "two short, sharp beeps"], [B]),
     ("a dog barks and then is followed by a man speaks", [DOG, MAN], [B]),
     ("a dog barks proceeded by a man speaks", [DOG, MAN], [B]),  # AudioCaps' "followed by"
     ("a man speaks preceded by a dog barks", [DOG, MAN], [B]),

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Train the built-in `mini` models end to end, on the train side of Kitchen20 + UIowa:
+#   1. the T-CLAP (training/configs/mini.yaml) and the plain-CLAP baseline `mini-clap` (mini-clap.yaml);
+#      meanwhile, in the background, the generator's VAE and vocoder (they need no T-CLAP);
+#   2. the generator's UNet, conditioned on the T-CLAP's audio embeddings;
+#   3. the TClapAudioLDMPipeline folder ($OUT/mini) around the T-CLAP.
+# Every stage resumes from its newest complete checkpoint and a finished stage is skipped, so after an
+# interruption run the same command again.
+#
+#   DATA_ROOT=../shared/data OUT=runs/mini bash training/recipes/mini.sh
+#
+# Environment: DATA_ROOT (folder holding kitchen20/ and uiowa/), OUT (output folder), PYTHON (interpreter),
+# MIXED_PRECISION (no | bf16 | fp16; default bf16 on a CUDA GPU, else no), FP16_WEIGHTS=1 (save the pipeline's
+# weights in float16). On a CPU the whole recipe takes hours; on one GPU, minutes.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+DATA_ROOT=${DATA_ROOT:-../shared/data}
+OUT=${OUT:-runs/mini}
+PYTHON=${PYTHON:-python}
+if [ -z "${MIXED_PRECISION:-}" ]; then
+    if "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+        MIXED_PRECISION=bf16
+    else
+        MIXED_PRECISION=no
+    fi
+fi
+mkdir -p "$OUT/logs"
+echo "mini recipe: data $DATA_ROOT, output $OUT, mixed precision $MIXED_PRECISION"
+
+generator() {
+    "$PYTHON" -m tclap_gen.training.train_generator --config generator-mini --data-root "$DATA_ROOT" \
+        --output-dir "$OUT/generator" --set "mixed_precision=$MIXED_PRECISION" --resume "$@"
+}
+
+tclap() {  # tclap RECIPE FOLDER: train unless FOLDER/final already holds the model
+    if [ -f "$OUT/$2/final/config.json" ]; then
+        echo "$1: $OUT/$2/final exists; skipped"
+        return 0
+    fi
+    "$PYTHON" -m tclap_gen.training.train_tclap --config "$1" --data-root "$DATA_ROOT" \
+        --output-dir "$OUT/$2" --set "mixed_precision=$MIXED_PRECISION" --resume
+}
+
+# 1. VAE and vocoder in the background while the T-CLAP and the baseline train.
+generator --stage vae >"$OUT/logs/vae.log" 2>&1 &
+vae_pid=$!
+generator --stage vocoder >"$OUT/logs/vocoder.log" 2>&1 &
+vocoder_pid=$!
+stop_background() { kill "$vae_pid" "$vocoder_pid" 2>/dev/null || true; }
+trap stop_background INT TERM
+
+tclap mini tclap 2>&1 | tee "$OUT/logs/tclap.log"
+tclap mini-clap clap 2>&1 | tee "$OUT/logs/clap.log"
+
+status=0
+wait "$vae_pid" || { echo "vae stage failed: see $OUT/logs/vae.log" >&2; status=1; }
+wait "$vocoder_pid" || { echo "vocoder stage failed: see $OUT/logs/vocoder.log" >&2; status=1; }
+trap - INT TERM
+[ "$status" -eq 0 ] || exit "$status"
+
+# 2. UNet on the T-CLAP's audio embeddings; 3. the pipeline folder.
+generator --stage unet --set "unet.tclap=$OUT/tclap/final" 2>&1 | tee "$OUT/logs/unet.log"
+fp16_flag=""
+if [ "${FP16_WEIGHTS:-0}" = "1" ]; then
+    fp16_flag=--fp16-weights
+fi
+generator --stage assemble --set "unet.tclap=$OUT/tclap/final" --set "assemble.output=$OUT/mini" \
+    $fp16_flag 2>&1 | tee "$OUT/logs/assemble.log"
+echo "done: pipeline $OUT/mini, T-CLAP $OUT/tclap/final, baseline $OUT/clap/final"

@@ -25,7 +25,14 @@ from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.schedulers import KarrasDiffusionSchedulers
 from diffusers.utils import BaseOutput, logging
 from diffusers.utils.torch_utils import randn_tensor
-from transformers import ClapFeatureExtractor, ClapModel, ClapProcessor, RobertaTokenizer, RobertaTokenizerFast, SpeechT5HifiGan
+from transformers import (
+    ClapFeatureExtractor,
+    ClapModel,
+    ClapProcessor,
+    RobertaTokenizer,
+    RobertaTokenizerFast,
+    SpeechT5HifiGan,
+)
 
 from tclap_gen.model import TCLAP_CONFIG_NAME, TClap, TClapInfo
 from tclap_gen.registry import TCLAP_SUBFOLDER, resolve_builtin
@@ -137,6 +144,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         self.register_to_config(tclap_info=dict(tclap_info or {}))
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1) if getattr(self, "vae", None) else 8
         self.conditioner_drift: ConditionerDrift | None = None  # set by from_audioldm
+        self._guidance_scale, self._num_timesteps, self._interrupt = 1.0, 0, False
 
     # ------------------------------------------------------------------ building and loading
     @classmethod
@@ -370,7 +378,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
                 logger.warning(
                     f"prompt {i} was truncated to the tokenizer's {max_length} tokens; dropped: {dropped!r}"
                 )
-        tokens = self.tokenizer(texts, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt")
+        tokens = self.tokenizer(
+            texts, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt"
+        )
         return {"input_ids": tokens["input_ids"].to(device), "attention_mask": tokens["attention_mask"].to(device)}
 
     def _embed_texts(self, texts: list[str], device) -> torch.Tensor:
@@ -406,6 +416,8 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
                 negatives = [negative_prompt] * batch_size
             else:
                 negatives = list(negative_prompt)
+            # (diffusers' AudioLDMPipeline pads negative prompts to the embedding size rather than the tokenizer's
+            # length; padding is masked out, so the embeddings agree to float rounding: see the parity tests)
             negative_prompt_embeds = self._embed_texts(negatives, device)
         negative_prompt_embeds = negative_prompt_embeds.to(device=device, dtype=dtype)
         return prompt_embeds, negative_prompt_embeds.repeat_interleave(num_waveforms_per_prompt, dim=0)
@@ -452,7 +464,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         # float32 on the CPU whatever the model dtype (numpy has no bfloat16)
         return waveform.cpu().float()
 
-    def score_candidates(self, waveforms: torch.Tensor, rerank: str, prompts: list[str] | None, text_embeds) -> list[float]:
+    def score_candidates(
+        self, waveforms: torch.Tensor, rerank: str, prompts: list[str] | None, text_embeds: torch.Tensor
+    ) -> list[float]:
         """One score per waveform. waveforms: (prompts x N, samples); prompts / text_embeds: one per waveform."""
         tclap = self.get_tclap()
         if rerank == "clap":
@@ -508,7 +522,10 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         rerank: str | None = None,
         output_type: str = "np",
         return_dict: bool = True,
-        callback_on_step_end: Callable[[Any, int, int, dict], dict] | PipelineCallback | MultiPipelineCallbacks | None = None,
+        callback_on_step_end: Callable[[Any, int, int, dict], dict]
+        | PipelineCallback
+        | MultiPipelineCallbacks
+        | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
         cross_attention_kwargs: dict[str, Any] | None = None,
     ):
@@ -622,8 +639,13 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
                 latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs).prev_sample
 
                 if callback_on_step_end is not None:
-                    tensors = {"latents": latents, "prompt_embeds": prompt_embeds, "negative_prompt_embeds": negative_prompt_embeds}
-                    outputs = callback_on_step_end(self, i, t, {k: tensors[k] for k in callback_on_step_end_tensor_inputs})
+                    tensors = {
+                        "latents": latents,
+                        "prompt_embeds": prompt_embeds,
+                        "negative_prompt_embeds": negative_prompt_embeds,
+                    }
+                    asked = {k: tensors[k] for k in callback_on_step_end_tensor_inputs}
+                    outputs = callback_on_step_end(self, i, t, asked)
                     latents = outputs.pop("latents", latents)
                     prompt_embeds = outputs.pop("prompt_embeds", prompt_embeds)
                     negative_prompt_embeds = outputs.pop("negative_prompt_embeds", negative_prompt_embeds)
@@ -638,7 +660,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         # 6. Re-rank each prompt's own candidates
         scores = candidates_scores = None
         if rerank is not None:
-            per_wave_prompts = None if prompts is None else [p for p in prompts for _ in range(num_waveforms_per_prompt)]
+            per_wave_prompts = None
+            if prompts is not None:
+                per_wave_prompts = [p for p in prompts for _ in range(num_waveforms_per_prompt)]
             flat = self.score_candidates(audio, rerank, per_wave_prompts, prompt_embeds)
             keep, candidates_scores = best_per_prompt(flat, batch_size, num_waveforms_per_prompt)
             audio = audio[keep]
@@ -688,19 +712,26 @@ def measure_drift(text_encoder, tokenizer, tclap: TClap, captions, threshold: fl
     captions = list(captions)
     if not captions:
         raise ValueError("probe_captions is empty")
-    tokens = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt")
+    tokens = tokenizer(
+        captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    )
     with torch.no_grad():
-        reference = F.normalize(text_encoder(tokens["input_ids"], attention_mask=tokens["attention_mask"]).text_embeds.float(), dim=-1)
+        output = text_encoder(tokens["input_ids"], attention_mask=tokens["attention_mask"])
+    reference = F.normalize(output.text_embeds.float(), dim=-1)
     ours = tclap.embed_text(captions).to(reference.device)
     if ours.shape != reference.shape:
         raise ValueError(
-            f"the T-CLAP's text embeddings have size {ours.shape[-1]}, the checkpoint's text encoder {reference.shape[-1]}"
+            f"the T-CLAP's text embeddings have size {ours.shape[-1]}, "
+            f"the checkpoint's text encoder's {reference.shape[-1]}"
         )
     cosine = (ours * reference).sum(-1)
     return ConditionerDrift(float(cosine.mean()), float(cosine.min()), float(threshold), len(captions))
 
 
-_STOPWORDS = {"a", "an", "the", "of", "and", "in", "on", "with", "is", "are", "by", "at", "to", "from", "some", "someone", "something"}
+_STOPWORDS = {
+    "a", "an", "the", "of", "and", "in", "on", "with", "is", "are", "by", "at", "to", "from", "some", "someone",
+    "something",
+}
 
 
 def content_stems(text: str) -> set[str]:

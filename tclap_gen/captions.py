@@ -240,8 +240,8 @@ class CaptionStructure:
 _PUNCT = r"[,;:]"
 # Adverbs inside "followed quickly by". Before "followed" they count only after an auxiliary or a
 # comma ("is quickly followed by", ", quickly followed by"): "a man speaking quickly followed by
-# ..." keeps "quickly" in its event,
-# so an event reads the same wherever it stands (order negatives move events around).
+# ..." keeps "quickly" in its event, so an event reads the same wherever it stands (order
+# negatives move events around).
 _MOD = r"(?:closely|quickly|shortly|soon|immediately|briefly|eventually|later|suddenly|then)"
 _AUX = (
     r"(?:then\s+)?(?:(?:is|are|was|were|being|gets)\s+(?:(?:closely|quickly|shortly|soon|immediately)\s+)?"
@@ -611,7 +611,9 @@ TEMPLATES: dict[str, tuple[range, bool]] = {
     "followed_then": (range(3, 100), False),  # A followed by B, then C
 }
 _PHRASE_BLOCK_RE = re.compile(
-    r"\b(then|finally|followed|before|after|afterwards?|while|whilst|as)\b|[,;:.!?]", re.I
+    r"\b(then|finally|followed|proceeded|preceded|precedes?|until|before|after|afterwards?|while|whilst|as"
+    r"|meanwhile)\b|[,;:.!?]",
+    re.I,
 )
 
 
@@ -721,7 +723,8 @@ def render_caption(
             structure = _structure_from_template(name, groups, overlap_word)
             # A phrase can read differently in a template (an adjective-only phrase in a comma
             # list joins the next one): only templates that parse back to the phrases are used.
-            if structure.plan().events == texts:
+            parsed = parse_events(structure.render())
+            if parsed.events == texts and parsed.relations == relations:
                 break
             candidates = [c for c in candidates if c != name]
             if not candidates:

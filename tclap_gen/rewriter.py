@@ -199,6 +199,9 @@ class LLMRewriter:
         return text
 
     def _load_model(self) -> None:
+        name = self.model_name
+        if (os.path.isabs(name) or name.startswith((".", "~"))) and not Path(name).expanduser().is_dir():
+            raise RewriterError(f"rewriter model folder {name!r} does not exist")
         from transformers import AutoModelForCausalLM, AutoTokenizer
         import torch
 
@@ -221,10 +224,9 @@ class LLMRewriter:
         self._tokenizer = tokenizer
 
     def _generate_with_model(self, captions: list[str]) -> list[list[str]]:
-        import torch
-
         if self._model is None:
             self._load_model()
+        import torch
         tokenizer, model = self._tokenizer, self._model
         prompts = [self.build_prompt(c) for c in captions]
         inputs = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)

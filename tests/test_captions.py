@@ -359,3 +359,15 @@ def test_render_is_deterministic_per_seed():
 def test_render_rejects_bad_input(phrases, kwargs, match):
     with pytest.raises(CaptionError, match=match):
         render_caption(phrases, random.Random(0), **kwargs)
+
+
+def test_render_skips_templates_that_would_misread_a_phrase():
+    # "static" reads as an adjective in a comma list ("static, rain falling" is one event), so the
+    # comma-list template is never used for it and every caption still parses back.
+    phrases = ["static", "rain falling", "thunder rumbling"]
+    for seed in range(40):
+        out = render_caption(phrases, random.Random(seed))
+        assert out.template != "list_then"
+        assert parse_events(out.text).events == phrases
+    with pytest.raises(CaptionError, match="no template"):
+        render_caption(phrases, random.Random(0), template="list_then")

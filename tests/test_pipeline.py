@@ -60,7 +60,9 @@ def audioldm_reference(tclap, pipe):
 @pytest.mark.parametrize("guidance_scale", [2.5, 1.0])
 def test_output_equals_diffusers_audioldm_with_the_same_text_tower(tiny_tclap, pipe, guidance_scale):
     reference = audioldm_reference(tiny_tclap, pipe)
-    kwargs = dict(num_inference_steps=3, guidance_scale=guidance_scale, num_waveforms_per_prompt=2, audio_length_in_s=0.02)
+    kwargs = dict(
+        num_inference_steps=3, guidance_scale=guidance_scale, num_waveforms_per_prompt=2, audio_length_in_s=0.02
+    )
     theirs = reference(PROMPTS, generator=torch.Generator().manual_seed(7), **kwargs).audios
     ours = generate(pipe, seed=7, **kwargs).audios
     assert ours.shape == theirs.shape == (4, int(0.02 * pipe.sampling_rate))
@@ -71,7 +73,9 @@ def test_output_equals_diffusers_audioldm_with_the_same_text_tower(tiny_tclap, p
 def test_negative_prompt_matches_audioldm_and_changes_output(tiny_tclap, pipe):
     reference = audioldm_reference(tiny_tclap, pipe)
     negatives = ["low quality", "noise"]
-    theirs = reference(PROMPTS, negative_prompt=negatives, num_inference_steps=STEPS, generator=torch.Generator().manual_seed(3)).audios
+    theirs = reference(
+        PROMPTS, negative_prompt=negatives, num_inference_steps=STEPS, generator=torch.Generator().manual_seed(3)
+    ).audios
     ours = generate(pipe, seed=3, negative_prompt=negatives).audios
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
     assert not np.allclose(ours, generate(pipe, seed=3).audios, atol=1e-6)
@@ -94,7 +98,10 @@ def test_output_types_lengths_and_sampling_rate(pipe):
 def test_batch_equals_single_prompts_with_per_waveform_generators(pipe):
     generators = [torch.Generator().manual_seed(s) for s in (11, 12)]
     batch = pipe(PROMPTS, num_inference_steps=STEPS, generator=generators).audios
-    single = [pipe(p, num_inference_steps=STEPS, generator=torch.Generator().manual_seed(s)).audios[0] for p, s in zip(PROMPTS, (11, 12))]
+    single = [
+        pipe(p, num_inference_steps=STEPS, generator=torch.Generator().manual_seed(s)).audios[0]
+        for p, s in zip(PROMPTS, (11, 12))
+    ]
     np.testing.assert_allclose(batch, np.stack(single), rtol=0, atol=1e-5)
 
 
@@ -110,7 +117,9 @@ def test_seed_latents_and_precomputed_embeddings_reproduce(pipe):
         pipe(PROMPTS, num_inference_steps=STEPS, latents=torch.randn(2, 4, 31, 4))
 
     embeds, negative = pipe.encode_prompt(PROMPTS, torch.device("cpu"), 1, True)
-    by_embeds = pipe(prompt_embeds=embeds, negative_prompt_embeds=negative, num_inference_steps=STEPS, latents=latents).audios
+    by_embeds = pipe(
+        prompt_embeds=embeds, negative_prompt_embeds=negative, num_inference_steps=STEPS, latents=latents
+    ).audios
     np.testing.assert_array_equal(by_embeds, by_latents)
 
 
@@ -123,14 +132,19 @@ def test_get_tclap_shares_the_modules(pipe, tiny_tclap):
 def test_from_components_refuses_a_projection_mismatch(tiny_tclap):
     with pytest.raises(ValueError, match="projection size is 32 but the UNet's class embedding takes 16"):
         TClapAudioLDMPipeline.from_components(
-            tiny_tclap, vae=tiny_vae(), unet=tiny_unet(projection_dim=16), scheduler=tiny_scheduler(), vocoder=tiny_vocoder()
+            tiny_tclap,
+            vae=tiny_vae(),
+            unet=tiny_unet(projection_dim=16),
+            scheduler=tiny_scheduler(),
+            vocoder=tiny_vocoder(),
         )
 
 
 # ---------------------------------------------------------------- save / load
 def test_save_and_load_round_trip(tiny_tclap, tmp_path):
     pipe = tiny_pipeline(tiny_tclap)
-    pipe.register_to_config(tclap_info={**pipe.config.tclap_info, "recipe": "test", "extra": {"classes": ["dog barking"]}})
+    info = {**pipe.config.tclap_info, "recipe": "test", "extra": {"classes": ["dog barking"]}}
+    pipe.register_to_config(tclap_info=info)
     pipe.set_progress_bar_config(disable=True)
     pipe.save_pretrained(tmp_path / "p")
     for sub in ("vae", "tclap", "tokenizer", "feature_extractor", "unet", "scheduler", "vocoder"):
@@ -180,7 +194,12 @@ def test_diffusers_custom_pipeline_loading(tiny_tclap, tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "name, overrides",
     # PNDM's Runge-Kutta warm-up needs more steps than a test runs: skip it, as Stable Diffusion configs do
-    [("DPMSolverMultistepScheduler", {}), ("EulerDiscreteScheduler", {}), ("PNDMScheduler", {"skip_prk_steps": True}), ("LMSDiscreteScheduler", {})],
+    [
+        ("DPMSolverMultistepScheduler", {}),
+        ("EulerDiscreteScheduler", {}),
+        ("PNDMScheduler", {"skip_prk_steps": True}),
+        ("LMSDiscreteScheduler", {}),
+    ],
 )
 def test_any_compatible_scheduler_swaps_in(pipe, name, overrides):
     import diffusers
@@ -267,7 +286,10 @@ def test_temporal_rerank_uses_the_temporal_scorer(pipe, tiny_tclap):
     out = generate(pipe, num_waveforms_per_prompt=n, seed=2, audio_length_in_s=length, rerank="temporal")
     scorer = TemporalScorer(tiny_tclap)
     for i, prompt in enumerate(PROMPTS):
-        expected = [scorer.score(candidates[i * n + k], sampling_rate=pipe.sampling_rate, prompt=prompt).faithfulness for k in range(n)]
+        expected = [
+            scorer.score(candidates[i * n + k], sampling_rate=pipe.sampling_rate, prompt=prompt).faithfulness
+            for k in range(n)
+        ]
         np.testing.assert_allclose(out.candidates_scores[i], expected, atol=1e-5)
         best = int(np.argmax(out.candidates_scores[i]))
         np.testing.assert_array_equal(out.audios[i], candidates[i * n + best])
@@ -404,5 +426,6 @@ def test_cuda_model_cpu_offload_matches_plain_cuda(tiny_tclap):
     np.testing.assert_allclose(a.audios, b.audios, atol=1e-4)
     np.testing.assert_allclose(a.candidates_scores, b.candidates_scores, atol=1e-4)
     # between calls every model is back on the CPU
-    assert {p.device.type for m in (offloaded.unet, offloaded.vae, offloaded.vocoder, offloaded.tclap) for p in m.parameters()} == {"cpu"}
+    models = (offloaded.unet, offloaded.vae, offloaded.vocoder, offloaded.tclap)
+    assert {p.device.type for m in models for p in m.parameters()} == {"cpu"}
     generate(offloaded, **kwargs)  # a second call works with the re-armed hooks

@@ -176,3 +176,11 @@ def test_llm_rewriter_with_a_real_tiny_model(tiny_lm, tmp_path):
     sampled = LLMRewriter(tiny_lm, max_new_tokens=4, num_return_sequences=2, device="cpu")
     assert sampled.rewrite(ORDERED) == []
     assert len(sampled.cache[ORDERED]) == 2 and sampled.stats.invalid == 2
+
+
+def test_llm_rewriter_uses_the_chat_template(tiny_lm):
+    rewriter = LLMRewriter(tiny_lm, max_new_tokens=2, device="cpu")
+    assert rewriter.rewrite(ORDERED) == []  # loads the model
+    rewriter._tokenizer.chat_template = "{% for m in messages %}<user>{{ m['content'] }}{% endfor %}<bot>"
+    prompt = rewriter.build_prompt(ORDERED)
+    assert prompt.startswith("<user>Rewrite the sound description") and prompt.endswith("Rewritten:<bot>")

@@ -31,15 +31,12 @@ load_state (torch.load of the optimizer state): never point --resume at a folder
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
-import math
 import os
 import shutil
 import sys
 import time
-import typing
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -371,11 +368,20 @@ class WaveBank:
         from tclap_gen.audio import load_audio
 
         def read(record):
-            wave, _ = load_audio(record.path, sampling_rate=sampling_rate)
+            try:
+                wave, _ = load_audio(record.path, sampling_rate=sampling_rate)
+            except (OSError, ValueError, RuntimeError) as error:  # missing or unreadable: skipped, counted
+                return str(error)
             return _level(wave)
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            waves = list(pool.map(read, records))
+            loaded = list(pool.map(read, records))
+        waves = [w for w in loaded if not isinstance(w, str)]
+        failed = [(r.path, w) for r, w in zip(records, loaded) if isinstance(w, str)]
+        if failed:
+            print(f"WaveBank: skipped {len(failed)} of {len(records)} clips, e.g. {failed[0][1]}", file=sys.stderr)
+        if len(failed) > len(records) // 2:
+            raise ValueError(f"WaveBank: {len(failed)} of {len(records)} clips could not be read, e.g. {failed[0][1]}")
         return cls(waves, device)
 
     def __len__(self) -> int:
@@ -525,7 +531,7 @@ def run_loop(
 ) -> tuple[StageResult, torch.nn.Module]:
     """The straight Accelerate loop shared by the stages: AdamW, warmup + cosine, clipping, checkpoints, resume.
 
-    batch_fn(step, generator) -> batch; loss_fn(model, batch) -> (loss, {name: float}).
+    batch_fn(step, generator) -> batch; loss_fn(model, batch) -> (loss, {name: scalar tensor to log}).
     """
     from diffusers.optimization import get_scheduler
 
@@ -554,7 +560,8 @@ def run_loop(
         _log(accelerator, stage_dir, {"stage": name, "event": "no checkpoint to resume from; starting at step 0"})
 
     model.train()
-    losses, window, parts_sum, fixed = [], [], {}, None
+    # Losses stay on the device until a log line needs them: a float() every step would stall the GPU queue.
+    losses, pending, fixed = [], [], None
     began = time.perf_counter()
     for step in range(start, stage.steps):
         if fixed is not None:
@@ -573,21 +580,15 @@ def run_loop(
         optimizer.zero_grad(set_to_none=True)
         if ema is not None:
             ema.step(accelerator.unwrap_model(model).parameters())
-        losses.append(float(loss.detach()))
-        window.append(losses[-1])
-        for key, value in parts.items():
-            parts_sum[key] = parts_sum.get(key, 0.0) + value
+        pending.append({"loss": loss.detach().float(), **{k: v.detach().float() for k, v in parts.items()}})
         done = step + 1
         if done % stage.log_every == 0 or done == stage.steps:
-            record = {
-                "stage": name,
-                "step": done,
-                "loss": sum(window) / len(window),
-                "lr": lr_scheduler.get_last_lr()[0],
-                "s_per_step": (time.perf_counter() - began) / len(losses),
-            }
-            record.update({k: v / len(window) for k, v in parts_sum.items()})
-            window, parts_sum = [], {}
+            values = {k: torch.stack([p[k] for p in pending]).tolist() for k in pending[0]}
+            losses.extend(values["loss"])
+            record = {"stage": name, "step": done, "lr": lr_scheduler.get_last_lr()[0],
+                      "s_per_step": (time.perf_counter() - began) / (done - start)}
+            record.update({k: sum(v) / len(v) for k, v in values.items()})
+            pending = []
             _log(accelerator, stage_dir, record)
         if done % stage.checkpoint_every == 0 or done == stage.steps:
             save_checkpoint(accelerator, stage_dir, done, stage.keep_checkpoints)
@@ -635,7 +636,7 @@ def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> S
         recon = model.decode(posterior.sample()).sample.float()
         rec = F.l1_loss(recon, mel) if stage.recon_loss == "l1" else F.mse_loss(recon, mel)
         kl = posterior.kl().float().mean() / posterior.mean[0].numel()  # per latent element
-        return rec + stage.kl_weight * kl, {"recon": float(rec.detach()), "kl": float(kl.detach())}
+        return rec + stage.kl_weight * kl, {"recon": rec, "kl": kl}
 
     torch.manual_seed(cfg.seed)
     vae = build_vae(stage).to(accelerator.device)
@@ -677,7 +678,7 @@ def train_vocoder(cfg: GeneratorConfig, resume: bool = False, accelerator=None) 
         pred = model(mel).float()[:, : wave.shape[-1]]
         stft = multi_resolution_stft_loss(pred, wave, stage.stft_resolutions)
         mel_l1 = F.l1_loss(log_mel(pred, cfg.mel), mel)
-        return stft + stage.mel_weight * mel_l1, {"stft": float(stft.detach()), "mel_l1": float(mel_l1.detach())}
+        return stft + stage.mel_weight * mel_l1, {"stft": stft, "mel_l1": mel_l1}
 
     torch.manual_seed(cfg.seed)
     vocoder = build_vocoder(stage, cfg.mel)
@@ -838,7 +839,7 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
     unet = build_unet(stage, latents.shape[1], projection_dim, sample_size)
     ema = None
     if stage.ema_decay > 0:
-        ema = EMAModel(unet.parameters(), decay=stage.ema_decay, model_cls=type(unet), model_config=unet.config)
+        ema = EMAModel(unet.parameters(), decay=stage.ema_decay, foreach=True, model_cls=type(unet), model_config=unet.config)
         ema.to(device)
     result, unet = run_loop("unet", cfg, stage, accelerator, unet, batch_fn, loss_fn, resume, ema=ema)
     if ema is not None:

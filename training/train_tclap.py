@@ -83,9 +83,13 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
             xd.new_tensor([x.numel() // channels]),
         ])
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            from torch.distributed.nn.functional import all_reduce
+            if x.requires_grad:  # the statistics then carry gradient: use the differentiable collective
+                from torch.distributed.nn.functional import all_reduce
 
-            local = all_reduce(local)  # differentiable: correct even if the input required grad
+                local = all_reduce(local)
+            else:  # CLAP's case: the BatchNorm sees the mel features, which need no gradient
+                local = local.detach().clone()
+                dist.all_reduce(local)
         count = local[-1]
         mean = local[:channels] / count
         var = (local[channels : 2 * channels] / count - mean * mean).clamp_min(0.0)
@@ -181,7 +185,7 @@ def read_texts(path: Path, limit: int) -> list[str]:
     return texts[:limit]
 
 
-def phrase_corpus(phrases: list[str], seed: int = 0, count: int = 2000) -> list[str]:
+def phrase_corpus(phrases: list[str], seed: int = 0, count: int = 500) -> list[str]:
     """Captions the data will produce: every phrase alone and in random ordered captions (with negatives)."""
     from tclap_gen.captions import render_caption
     from tclap_gen.datasets import SINGLE_TEMPLATES

@@ -1,0 +1,387 @@
+"""Tests of training/train_tclap.py and training/config.py on the tiny smoke recipe (tests/data/clips).
+
+Runs train in-process where it can (fast), and as subprocesses for the 2-process (gloo) run and the SIGKILL.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tclap_gen.training.config import ConfigError, find_recipe, load_config
+from tclap_gen.training.train_tclap import (
+    GlobalBatchNorm2d,
+    MixtureSampler,
+    TrainingDiverged,
+    build_model,
+    compute_loss,
+    list_checkpoints,
+    main,
+    train,
+)
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+TRAIN_SCRIPT = REPO / "training" / "train_tclap.py"
+CLIPS = HERE / "data" / "clips"
+
+# Small and quick: 4 examples per step, 2-event mix-ups, no evaluation or checkpoints unless a test asks.
+FAST = [
+    "cpu=true", "progress_bar=false", "eval.at_start=false", "eval.at_end=false", "checkpoint_every=0",
+    "optim.batch_size=4", "optim.max_steps=3", "data.samples_per_epoch=16", "data.mixture.1.num_events=[2, 2]",
+]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Two threads on two busy cores spin more than they compute; the subprocess ranks get 1 thread too."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def config_for(out: Path, *overrides: str, recipe: str = "smoke"):
+    return load_config(recipe, [f"output_dir={out}", *overrides])
+
+
+def run(out: Path, *overrides: str, resume: bool = False):
+    return train(config_for(out, *FAST, *overrides), resume=resume)
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def assert_same_weights(a: dict, b: dict, atol: float) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=atol, rtol=0, msg=f"weights differ: {key}")
+
+
+def subprocess_env() -> dict:
+    return dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Whole runs
+
+
+def test_smoke_recipe_learns_and_saves_a_loadable_tclap(tmp_path):
+    from tclap_gen.model import TClap
+
+    out = tmp_path / "smoke"
+    summary = train(config_for(out, "cpu=true", "progress_bar=false"))
+
+    assert summary.status == "finished" and summary.steps == 24 and summary.world_size == 1
+    m = summary.metrics
+    # The loss on fixed held-back batches falls, below chance for the contrastive part (ln 8 = 2.079).
+    assert m["eval/loss"] < m["start/eval/loss"] - 0.05
+    assert m["eval/contrastive"] < 2.05 < m["start/eval/contrastive"]
+    assert m["start/eval/drift_cosine"] == pytest.approx(1.0, abs=1e-5)  # the initial encoder is the reference
+    assert m["eval/drift_cosine"] < 0.999  # the text tower moved
+    for key in ("eval/tclassify_a2t", "eval/tclassify_group", "eval/zeroshot_top1"):
+        assert 0.0 <= m[key] <= 1.0
+    assert summary.samples_per_s > 0 and 0.0 <= summary.data_wait_share < 1.0
+    assert summary.bad_draws == 0 and summary.samples_seen == 24 * 8
+
+    final = out / "final"
+    tclap = TClap.from_pretrained(final)
+    assert tclap.info.temporal_weight == 0.5 and tclap.info.recipe == "smoke"
+    assert tclap.info.extra["classes"] == sorted(tclap.info.extra["classes"]) and len(tclap.info.extra["classes"]) == 6
+    assert tclap.info.extra["config"]["optim"]["max_steps"] == 24
+    assert tclap.info.metrics["eval/loss"] == pytest.approx(m["eval/loss"])
+    card = (final / "README.md").read_text()
+    assert "temporal_weight: 0.5" in card and "eval/loss" in card
+    assert json.loads((out / "summary.json").read_text())["steps"] == 24
+    # keep_checkpoints: 2 of the checkpoints at 8, 16, 24 remain; the tokenizer is cached for --resume.
+    assert [step for step, _ in list_checkpoints(out / "checkpoints")] == [16, 24]
+    assert (out / "tokenizer" / "vocab.json").is_file() and (out / "config.yaml").is_file()
+    emb = tclap.embed_text(["glass smashing then bicycle bell ringing"])
+    assert emb.shape == (1, 32) and torch.isfinite(emb).all()
+
+
+def test_plain_clap_baseline_runs_with_the_same_code(tmp_path):
+    from tclap_gen.model import TClap
+
+    summary = run(tmp_path / "clap", "loss.temporal_weight=0.0")
+    assert summary.status == "finished" and summary.steps == 3
+    assert all(row[3] == 0.0 for row in summary.loss_history)  # no temporal term
+    assert all(row[1] == pytest.approx(row[2]) for row in summary.loss_history)  # total == contrastive
+    tclap = TClap.from_pretrained(tmp_path / "clap" / "final")
+    assert tclap.info.temporal_weight == 0.0
+    assert "plain-CLAP baseline" in (tmp_path / "clap" / "final" / "README.md").read_text()
+
+
+def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
+    common = [*FAST, "optim.lr=1e-3"]
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(REPO / "training" / "accelerate" / "cpu_2proc.yaml"), "--main_process_port", str(port),
+        str(TRAIN_SCRIPT), "--config", "smoke", "--output-dir", str(tmp_path / "two"),
+    ]
+    for item in [*common, "data.num_workers=1"]:  # the 2-process run also loads its data in a worker process
+        cmd += ["--set", item]
+    proc = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"accelerate launch failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    two = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert two["world_size"] == 2  # really two ranks
+
+    one = train(config_for(tmp_path / "one", *common))
+    assert one.world_size == 1
+    for a, b in zip(one.loss_history, two["loss_history"]):
+        assert a == pytest.approx(b, abs=1e-5)
+    assert one.loss_history[0][1] != one.loss_history[-1][1]  # it did train
+    assert_same_weights(weights(tmp_path / "one" / "final"), weights(tmp_path / "two" / "final"), atol=2e-5)
+
+
+def test_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+    # Dropout on: the resumed run must also restore the random state, not only weights and data position.
+    common = [*FAST, "optim.max_steps=6", "checkpoint_every=2", "model.dropout=0.1"]
+    reference = run(tmp_path / "ref", *common[len(FAST):])
+    assert reference.steps == 6
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "tclap_gen.training.train_tclap", "--config", "smoke", "--output-dir", str(out)]
+    for item in [*common, "data.num_workers=1", "debug.step_sleep_s=1.0"]:
+        cmd += ["--set", item]
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = subprocess.Popen(cmd, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoints" / "step-0000002" / "trainer_state.json").is_file():
+            assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "final").exists()
+    saved = [step for step, _ in list_checkpoints(out / "checkpoints")]
+    assert saved and max(saved) < 6
+    # What a kill during a save leaves behind must be ignored: a .tmp folder and a folder without its state.
+    (out / "checkpoints" / "step-0000005.tmp").mkdir()
+    shutil.copytree(out / "checkpoints" / f"step-{max(saved):07d}", out / "checkpoints" / "step-0000004")
+    if max(saved) < 4:
+        (out / "checkpoints" / "step-0000004" / "trainer_state.json").unlink()
+
+    with pytest.raises(ConfigError, match="--resume"):  # never silently restart over a run's checkpoints
+        run(out, *common[len(FAST):], "data.num_workers=1")
+    resumed = run(out, *common[len(FAST):], "data.num_workers=1", resume=True)
+    assert resumed.start_step in (2, 4) and resumed.steps == 6
+    assert resumed.loss_history == pytest.approx(reference.loss_history, abs=1e-6)
+    assert_same_weights(weights(tmp_path / "ref" / "final"), weights(out / "final"), atol=1e-6)
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, capsys):
+    out = tmp_path / "nan"
+    argv = ["--config", "smoke", "--output-dir", str(out)]
+    for item in [*FAST, "optim.max_steps=6", "checkpoint_every=2", "debug.nan_at_step=3"]:
+        argv += ["--set", item]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "diverged" in err and "step 3" in err and "step-0000002" in err
+    assert [step for step, _ in list_checkpoints(out / "checkpoints")] == [2]
+    state = json.loads((out / "checkpoints" / "step-0000002" / "trainer_state.json").read_text())
+    assert state["step"] == 2
+    assert not (out / "final").exists()
+    assert json.loads((out / "summary.json").read_text())["status"] == "diverged"
+
+    with pytest.raises(TrainingDiverged, match="step 3"):  # the programmatic API raises
+        train(config_for(tmp_path / "nan2", *FAST, "debug.nan_at_step=1"))
+
+
+def test_bad_clips_and_captions_are_skipped_logged_and_counted(tmp_path):
+    rows = list(csv.DictReader(open(CLIPS / "metadata.csv")))
+    missing = tmp_path / "missing.flac"
+    corrupt = tmp_path / "corrupt.flac"
+    corrupt.write_bytes(os.urandom(4000))
+    with open(tmp_path / "clips.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", "fold", "source_id"])
+        for row in rows[::2]:  # one recording of each of the 6 classes
+            writer.writerow([str(CLIPS / row["path"]), row["label"], row["fold"], row["source_id"]])
+        writer.writerow([str(missing), "typing", "1", "m"])
+        writer.writerow([str(corrupt), "drawer", "1", "c"])
+    with open(tmp_path / "captions.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "caption"])
+        writer.writerow([str(CLIPS / rows[0]["path"]), "glass breaks then a bell rings"])
+        writer.writerow([str(CLIPS / rows[2]["path"]), "a bell rings"])
+        writer.writerow([str(CLIPS / rows[4]["path"]), ""])  # empty caption
+        writer.writerow(["nowhere.wav", "a door slams"])  # missing audio
+    summary = run(
+        tmp_path / "out", "optim.max_steps=8", "data.samples_per_epoch=32",
+        f"data.clips=[{{metadata: {tmp_path / 'clips.csv'}, split: none}}]",
+        f"data.mixture=[{{kind: single, weight: 1}}, {{kind: captions, weight: 1, layout: generic, "
+        f"csv: {tmp_path / 'captions.csv'}}}]",
+    )
+    assert summary.status == "finished" and summary.steps == 8
+    assert str(missing) in summary.bad_files and str(corrupt) in summary.bad_files
+    assert str(tmp_path / "nowhere.wav") in summary.bad_files
+    assert summary.bad_draws >= 3 and summary.skipped_captions == 1
+    saved = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert saved["bad_draws"] == summary.bad_draws and str(corrupt) in saved["bad_files"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Pieces
+
+
+def test_text_tower_from_an_audioldm_folder(tmp_path):
+    from accelerate import Accelerator
+
+    from tclap_gen.model import ClapSize, TClap, build_clap, tiny_tclap
+
+    # AudioLDM ships its CLAP's text half only: text_encoder/ (ClapTextModelWithProjection) and tokenizer/.
+    donor = tiny_tclap(seed=7)
+    audioldm = tmp_path / "audioldm"
+    donor.export_text_encoder().save_pretrained(audioldm / "text_encoder", safe_serialization=True)
+    donor.processor.tokenizer.save_pretrained(audioldm / "tokenizer")
+    theirs = {k: v for k, v in donor.model.state_dict().items() if k.startswith(("text_model.", "text_projection."))}
+
+    accelerator = Accelerator(cpu=True)
+    for size in ("{}", "{text_hidden: 48}"):  # same shapes: copied; other shapes (scratch): the config follows
+        config = config_for(tmp_path / f"out{len(size)}", *FAST, f"model.size={size}",
+                            f"model.text_tower_from={audioldm}")
+        tclap, base = build_model(config, ["glass smashing"], accelerator)
+        assert str(audioldm) in base
+        ours = tclap.model.state_dict()
+        for key, value in theirs.items():
+            torch.testing.assert_close(ours[key], value, msg=key)
+        assert tclap.processor.tokenizer.get_vocab() == donor.processor.tokenizer.get_vocab()
+
+    # A pretrained CLAP whose text tower has another shape cannot take it.
+    with __import__("tempfile").TemporaryDirectory() as tmp:
+        from tclap_gen.model import build_tokenizer
+
+        other = build_clap(build_tokenizer(["a dog barks"] * 4, tmp, vocab_size=300), ClapSize(text_hidden=48))
+    other.save_pretrained(tmp_path / "other")
+    config = config_for(tmp_path / "o", *FAST, "model.init=pretrained", f"model.name={tmp_path / 'other'}",
+                        f"model.text_tower_from={audioldm}")
+    with pytest.raises(ValueError, match="text_tower_from"):
+        build_model(config, [], accelerator)
+    assert isinstance(TClap.from_pretrained(tmp_path / "other"), TClap)
+
+
+def test_anchor_term_is_zero_at_the_reference_and_pulls_back_after_a_change(tiny_tclap):
+    import copy
+
+    from tclap_gen.losses import TClapLoss
+    from tclap_gen.training.train_tclap import ClapTrainModule
+
+    tclap = copy.deepcopy(tiny_tclap)
+    reference = tclap.export_text_encoder()
+    module = ClapTrainModule(tclap.model).train()
+    texts = ["glass smashing", "a bell then a splash"]
+    tokens = tclap.text_inputs(texts)
+    batch = {
+        "input_features": tclap.audio_inputs([torch.randn(16000).numpy() * 0.1] * 2, 16000)["input_features"],
+        **tokens,
+        "negative_owner": torch.zeros(0, dtype=torch.long), "audio_negative_owner": torch.zeros(0, dtype=torch.long),
+        "anchor_mask": torch.tensor([True, False]),
+    }
+    set_dropout_zero = [m for m in module.modules() if isinstance(m, torch.nn.Dropout)]
+    for m in set_dropout_zero:
+        m.p = 0.0
+    out = compute_loss(module, batch, TClapLoss(0.5), tclap.model, 1.0, reference)
+    assert float(out.anchor) == pytest.approx(0.0, abs=1e-5)
+    with torch.no_grad():
+        tclap.model.text_projection.linear2.weight.add_(0.5 * torch.randn_like(tclap.model.text_projection.linear2.weight))
+    out = compute_loss(module, batch, TClapLoss(0.5), tclap.model, 1.0, reference)
+    assert float(out.anchor) > 1e-3
+    out.anchor.backward()
+    assert tclap.model.text_projection.linear2.weight.grad.abs().sum() > 0
+    assert tclap.model.audio_projection.linear2.weight.grad is None  # the anchor touches the text tower only
+
+
+def test_global_batchnorm_matches_batchnorm_in_one_process():
+    bn = torch.nn.BatchNorm2d(8)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-1, 1)
+    ours = GlobalBatchNorm2d(8)
+    ours.load_state_dict(bn.state_dict())
+    x = torch.randn(5, 8, 20, 6) * 15 - 40  # mel-dB-like values
+    torch.testing.assert_close(ours(x), bn(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ours.running_mean, bn.running_mean)
+    torch.testing.assert_close(ours.running_var, bn.running_var, atol=1e-4, rtol=1e-5)
+    ours.eval(), bn.eval()
+    torch.testing.assert_close(ours(x), bn(x), atol=1e-5, rtol=1e-5)
+
+
+def test_mixture_sampler_is_seeded_per_epoch_and_follows_the_weights():
+    sampler = MixtureSampler([10, 1000], [0.25, 0.75], num_samples=4000, seed=3)
+    first = sampler.epoch_indices(0)
+    assert first == MixtureSampler([10, 1000], [0.25, 0.75], 4000, seed=3).epoch_indices(0)
+    assert first != sampler.epoch_indices(1)
+    assert min(first) >= 0 and max(first) < 1010
+    share = sum(i < 10 for i in first) / len(first)
+    assert 0.22 < share < 0.28
+    assert sorted(set(i for i in first if i < 10)) == list(range(10))  # a small source is cycled through
+    sampler.set_epoch(1)
+    assert list(iter(sampler)) == sampler.epoch_indices(1) and len(sampler) == 4000
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Configuration
+
+
+def test_config_overrides_env_and_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("MYDATA", str(tmp_path))
+    config = load_config(
+        {"output_dir": "runs/x", "data": {"clips": [{"metadata": "${MYDATA}/clips.csv"}],
+                                           "mixture": [{"kind": "mixup"}]}},
+        ["optim.lr=5e-4", "data.mixture.0.weight=2", "loss.temporal_weight=0", "model.size={text_hidden: 64}"],
+        base_dir=tmp_path,
+    )
+    assert config.optim.lr == 5e-4 and config.data.mixture[0].weight == 2.0 and config.loss.temporal_weight == 0.0
+    assert config.model.size == {"text_hidden": 64}
+    assert config.data.clips[0].metadata == str(tmp_path / "clips.csv")
+    assert config.output_dir == str(tmp_path / "runs" / "x")  # relative paths start at the base (repo root)
+    with pytest.raises(ConfigError, match="optim.lrr"):
+        load_config("smoke", ["optim.lrr=1"])
+    with pytest.raises(ConfigError, match="optim.max_steps"):
+        load_config("smoke", ["optim.max_steps=many"])
+    with pytest.raises(ConfigError, match="NOPE_NOT_SET"):
+        load_config({"output_dir": "${NOPE_NOT_SET}/x", "data": {"mixture": []}})
+    with pytest.raises(ConfigError, match="model.init"):
+        load_config("smoke", ["model.init=magic"])
+    with pytest.raises(FileNotFoundError, match="no-such-recipe"):
+        load_config("no-such-recipe")
+
+
+def test_shipped_recipes_load_and_point_at_the_data_root(tmp_path):
+    for name in ("smoke", "mini", "mini-clap", "real"):
+        assert find_recipe(name).is_file()
+    mini = load_config("mini", data_root=tmp_path)
+    clap = load_config("mini-clap", data_root=tmp_path)
+    assert mini.data.clips[0].metadata.startswith(str(tmp_path))
+    assert mini.loss.temporal_weight == 0.5 and clap.loss.temporal_weight == 0.0
+    # The baseline differs from the T-CLAP recipe in the temporal weight (and its name/output) only.
+    a, b = mini.to_dict(), clap.to_dict()
+    for d in (a, b):
+        d["loss"].pop("temporal_weight")
+        d.pop("recipe"), d.pop("output_dir")
+    assert a == b
+    real = load_config("real", data_root=tmp_path)
+    assert real.model.init == "pretrained" and real.model.name == "laion/clap-htsat-unfused"

@@ -364,7 +364,9 @@ def main(argv=None) -> int:
     items = read_prompts(args.prompts, options.seed)
     from accelerate import PartialState
 
-    state = PartialState()  # one process, or one per process under `accelerate launch`
+    # One process, or one per process under `accelerate launch`; on a machine without CUDA, cpu=True is what makes
+    # `--multi_gpu --num_processes N` start N gloo ranks instead of silently running one.
+    state = PartialState(cpu=not torch.cuda.is_available())
     started = time.perf_counter()
     generate_batch(items, args.out, options, rank=state.process_index, world_size=state.num_processes,
                    device=state.device, show_progress=True)

@@ -91,7 +91,8 @@ class DataConfig:
     mixture: list[SourceConfig] = field(default_factory=list)
     phrases: dict = field(default_factory=dict)  # label -> caption phrase overrides
     samples_per_epoch: int = 1024  # rounded down to a multiple of optim.batch_size
-    num_workers: int = 0  # DataLoader worker processes (features are computed there)
+    num_workers: int = 0  # DataLoader worker processes (features are computed there); -1: one per spare core, <= 8
+    max_audio_negatives: int | None = None  # audio order negatives kept per example (each costs a forward); None: all
 
 
 @dataclass
@@ -173,7 +174,9 @@ class TrainConfig:
         need(self.trackers in ("auto", "tensorboard", "none"), "trackers", "must be auto, tensorboard or none")
         need(self.data.sampling_rate > 0, "data.sampling_rate", "must be positive")
         need(self.data.seconds > 0, "data.seconds", "must be positive")
-        need(self.data.num_workers >= 0, "data.num_workers", "must be >= 0")
+        need(self.data.num_workers >= -1, "data.num_workers", "must be >= 0, or -1 for automatic")
+        need(self.data.max_audio_negatives is None or self.data.max_audio_negatives >= 0,
+             "data.max_audio_negatives", "must be >= 0 or null")
         need(bool(self.data.mixture), "data.mixture", "lists no data source")
         for i, source in enumerate(self.data.mixture):
             key = f"data.mixture.{i}"
@@ -251,6 +254,7 @@ def load_config(
             raise ConfigError(f"{path}: not valid YAML: {error}") from error
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: a recipe must be a mapping of keys to values")
+        raw = resolve_extends(raw, path, seen=(path.resolve(),))
     for item in overrides or []:
         apply_override(raw, item)
     env = dict(os.environ)
@@ -263,6 +267,34 @@ def load_config(
         result.recipe = recipe_name or "custom"
     resolve_paths(result, Path(base_dir) if base_dir is not None else repo_root())
     return result.validate()
+
+
+def resolve_extends(raw: dict, path: Path, seen: tuple) -> dict:
+    """`extends: other` (a file beside this one, or a shipped recipe name): this recipe's keys, merged over the
+    other's (mappings merge key by key, lists and values replace)."""
+    parent_name = raw.pop("extends", None)
+    if parent_name is None:
+        return raw
+    beside = path.parent / str(parent_name)
+    candidates = [beside, beside.with_suffix(".yaml")] if not beside.suffix else [beside]
+    parent_path = next((c for c in candidates if c.is_file()), None) or find_recipe(str(parent_name))
+    if parent_path.resolve() in seen:
+        raise ConfigError(f"{path}: `extends` loops back to {parent_path}")
+    parent = yaml.safe_load(parent_path.read_text()) or {}
+    if not isinstance(parent, dict):
+        raise ConfigError(f"{parent_path}: a recipe must be a mapping of keys to values")
+    parent = resolve_extends(parent, parent_path, seen + (parent_path.resolve(),))
+    return deep_merge(parent, raw)
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def apply_override(raw: dict, item: str) -> None:

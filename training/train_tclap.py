@@ -37,7 +37,7 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -373,8 +373,10 @@ class FeatureCollator:
     """Runs in the DataLoader workers: collate_examples, then mel features for the audio (and audio
     negatives) and token ids for the captions (and text negatives), so the loop only moves tensors."""
 
-    def __init__(self, feature_extractor, tokenizer, data_rate: int, enable_fusion: bool = False):
+    def __init__(self, feature_extractor, tokenizer, data_rate: int, enable_fusion: bool = False,
+                 max_audio_negatives: int | None = None):
         self.feature_extractor = feature_extractor
+        self.max_audio_negatives = max_audio_negatives
         self.tokenizer = tokenizer
         self.data_rate = int(data_rate)
         self.model_rate = int(feature_extractor.sampling_rate)
@@ -388,11 +390,19 @@ class FeatureCollator:
             wave = resample(wave, self.data_rate, self.model_rate)
         return np.asarray(wave[: self.max_samples], dtype=np.float32)  # first window: no random crop
 
+    def _limit(self, example):
+        """Keep at most max_audio_negatives audio negatives, a subset chosen by the caption (deterministic)."""
+        k = self.max_audio_negatives
+        if k is None or len(example.audio_negatives) <= k:
+            return example
+        keep = sorted(random.Random(example.caption).sample(range(len(example.audio_negatives)), k))
+        return replace(example, audio_negatives=[example.audio_negatives[i] for i in keep])
+
     def __call__(self, items) -> dict:
         from tclap_gen.captions import CaptionError, has_explicit_order
         from tclap_gen.datasets import collate_examples
 
-        examples = [example for example, _ in items]
+        examples = [self._limit(example) for example, _ in items]
         bad = [entry for _, entries in items for entry in entries]
         batch = collate_examples(examples)
         waves = [self._wave(w) for w in batch["audio"] + batch["audio_negatives"]]
@@ -830,11 +840,15 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     reference.to(accelerator.device)
 
     collator = FeatureCollator(processor.feature_extractor, processor.tokenizer, config.data.sampling_rate,
-                               enable_fusion=bool(getattr(clap.config.audio_config, "enable_fusion", False)))
+                               enable_fusion=bool(getattr(clap.config.audio_config, "enable_fusion", False)),
+                               max_audio_negatives=config.data.max_audio_negatives)
+    workers = config.data.num_workers
+    if workers < 0:  # one per core left over by the training processes on this machine, at most 8
+        workers = max(1, min(8, (os.cpu_count() or 2) // max(1, accelerator.num_processes) - 1))
     loader = DataLoader(
         bundle.dataset, batch_size=micro, sampler=bundle.sampler, drop_last=True, collate_fn=collator,
-        num_workers=config.data.num_workers, persistent_workers=False,  # workers must see each new epoch
-        prefetch_factor=4 if config.data.num_workers else None, pin_memory=not accelerator.device.type == "cpu",
+        num_workers=workers, persistent_workers=False,  # workers must see each new epoch
+        prefetch_factor=4 if workers else None, pin_memory=not accelerator.device.type == "cpu",
         generator=torch.Generator().manual_seed(config.seed),  # keeps the global RNG untouched by iteration
     )
     steps_per_epoch = len(bundle.sampler) // o.batch_size

@@ -106,9 +106,11 @@ def test_resume_continues_the_step_count(trained, tmp_path, clips_csv):
     assert (result.start_step, result.end_step, len(result.losses)) == (6, 8, 2)
     assert json.loads((run / "vae" / "checkpoints" / "step-00000008" / "trainer_state.json").read_text()) == {"step": 8}
     assert json.loads((run / "vae" / "done.json").read_text())["steps"] == 8
-    # a finished stage is skipped on resume; without --resume it would start over
+    # a finished stage is skipped on resume; without --resume the earlier run's checkpoints are not overwritten
     again = tg.run_stages(more, "vae", resume=True)["vae"]
     assert again.skipped and again.losses == []
+    with pytest.raises(tg.ConfigError, match="--resume"):
+        tg.run_stages(more, "vae")
 
 
 def test_assembled_pipeline_loads_and_generates(trained):

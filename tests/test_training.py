@@ -66,9 +66,13 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model.safetensors"))
 
 
-def assert_same_weights(a: dict, b: dict, atol: float) -> None:
+def assert_same_weights(a: dict, b: dict, atol: float, skip_key_bias: bool = False) -> None:
     assert a.keys() == b.keys()
     for key in a:
+        if skip_key_bias and key.endswith("attention.self.key.bias"):
+            # A key bias shifts all of a query's scores equally, which softmax ignores: its true gradient is 0 and
+            # what reaches it is rounding noise, which Adam's normalisation turns into lr-sized, run-specific steps.
+            continue
         torch.testing.assert_close(a[key], b[key], atol=atol, rtol=0, msg=f"weights differ: {key}")
 
 
@@ -92,29 +96,30 @@ def test_smoke_recipe_learns_and_saves_a_loadable_tclap(tmp_path):
     out = tmp_path / "smoke"
     summary = train(config_for(out, "cpu=true", "progress_bar=false"))
 
-    assert summary.status == "finished" and summary.steps == 24 and summary.world_size == 1
+    assert summary.status == "finished" and summary.steps == 32 and summary.world_size == 1
     m = summary.metrics
-    # The loss on fixed held-back batches falls, below chance for the contrastive part (ln 8 = 2.079).
-    assert m["eval/loss"] < m["start/eval/loss"] - 0.05
-    assert m["eval/contrastive"] < 2.05 < m["start/eval/contrastive"]
+    # The loss on fixed batches (drawn once, from an epoch training never sees) falls, below chance for the
+    # contrastive part (ln 8 = 2.079); measured here: 2.64 -> 2.31, contrastive 2.10 -> 1.79.
+    assert m["eval/loss"] < m["start/eval/loss"] - 0.1
+    assert m["eval/contrastive"] < 2.0 < m["start/eval/contrastive"]
     assert m["start/eval/drift_cosine"] == pytest.approx(1.0, abs=1e-5)  # the initial encoder is the reference
     assert m["eval/drift_cosine"] < 0.999  # the text tower moved
     for key in ("eval/tclassify_a2t", "eval/tclassify_group", "eval/zeroshot_top1"):
         assert 0.0 <= m[key] <= 1.0
     assert summary.samples_per_s > 0 and 0.0 <= summary.data_wait_share < 1.0
-    assert summary.bad_draws == 0 and summary.samples_seen == 24 * 8
+    assert summary.bad_draws == 0 and summary.samples_seen == 32 * 8
 
     final = out / "final"
     tclap = TClap.from_pretrained(final)
     assert tclap.info.temporal_weight == 0.5 and tclap.info.recipe == "smoke"
     assert tclap.info.extra["classes"] == sorted(tclap.info.extra["classes"]) and len(tclap.info.extra["classes"]) == 6
-    assert tclap.info.extra["config"]["optim"]["max_steps"] == 24
+    assert tclap.info.extra["config"]["optim"]["max_steps"] == 32
     assert tclap.info.metrics["eval/loss"] == pytest.approx(m["eval/loss"])
     card = (final / "README.md").read_text()
     assert "temporal_weight: 0.5" in card and "eval/loss" in card
-    assert json.loads((out / "summary.json").read_text())["steps"] == 24
-    # keep_checkpoints: 2 of the checkpoints at 8, 16, 24 remain; the tokenizer is cached for --resume.
-    assert [step for step, _ in list_checkpoints(out / "checkpoints")] == [16, 24]
+    assert json.loads((out / "summary.json").read_text())["steps"] == 32
+    # keep_checkpoints: 2 of the checkpoints at 8, 16, 24, 32 remain; the tokenizer is cached for --resume.
+    assert [step for step, _ in list_checkpoints(out / "checkpoints")] == [24, 32]
     assert (out / "tokenizer" / "vocab.json").is_file() and (out / "config.yaml").is_file()
     emb = tclap.embed_text(["glass smashing then bicycle bell ringing"])
     assert emb.shape == (1, 32) and torch.isfinite(emb).all()
@@ -152,7 +157,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     for a, b in zip(one.loss_history, two["loss_history"]):
         assert a == pytest.approx(b, abs=1e-5)
     assert one.loss_history[0][1] != one.loss_history[-1][1]  # it did train
-    assert_same_weights(weights(tmp_path / "one" / "final"), weights(tmp_path / "two" / "final"), atol=2e-5)
+    assert_same_weights(weights(tmp_path / "one" / "final"), weights(tmp_path / "two" / "final"), atol=1e-5,
+                        skip_key_bias=True)
 
 
 def test_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
@@ -178,17 +184,23 @@ def test_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     assert not (out / "final").exists()
     saved = [step for step, _ in list_checkpoints(out / "checkpoints")]
     assert saved and max(saved) < 6
-    # What a kill during a save leaves behind must be ignored: a .tmp folder and a folder without its state.
-    (out / "checkpoints" / "step-0000005.tmp").mkdir()
-    shutil.copytree(out / "checkpoints" / f"step-{max(saved):07d}", out / "checkpoints" / "step-0000004")
-    if max(saved) < 4:
-        (out / "checkpoints" / "step-0000004" / "trainer_state.json").unlink()
+    # What a kill during a save leaves behind must be ignored: a .tmp folder and a folder without its state,
+    # both newer than the last complete checkpoint.
+    latest = max(saved)
+    incomplete = out / "checkpoints" / f"step-{latest + 1:07d}"
+    shutil.copytree(out / "checkpoints" / f"step-{latest:07d}", incomplete)
+    (incomplete / "trainer_state.json").unlink()
+    (out / "checkpoints" / f"step-{latest + 2:07d}.tmp").mkdir()
 
     with pytest.raises(ConfigError, match="--resume"):  # never silently restart over a run's checkpoints
         run(out, *common[len(FAST):], "data.num_workers=1")
     resumed = run(out, *common[len(FAST):], "data.num_workers=1", resume=True)
-    assert resumed.start_step in (2, 4) and resumed.steps == 6
-    assert resumed.loss_history == pytest.approx(reference.loss_history, abs=1e-6)
+    assert resumed.start_step == latest and resumed.steps == 6
+    assert not (out / "checkpoints" / f"step-{latest + 2:07d}.tmp").exists()  # cleaned up
+    # The history saved with the checkpoint plus the resumed steps equal the uninterrupted run's.
+    assert len(resumed.loss_history) == 6
+    for a, b in zip(resumed.loss_history, reference.loss_history):
+        assert a == pytest.approx(b, abs=1e-6)
     assert_same_weights(weights(tmp_path / "ref" / "final"), weights(out / "final"), atol=1e-6)
 
 

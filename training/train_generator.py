@@ -17,8 +17,14 @@ Stages (each its own resumable Accelerate loop; `--stage all` runs them in order
              enough that the UNet sees each example only a few dozen times.
 4. assemble  T-CLAP + vae + unet (EMA weights) + vocoder + a DDIM scheduler -> a TClapAudioLDMPipeline folder.
 
-    python -m tclap_gen.training.train_generator --config training/configs/generator-mini.yaml \
-        --stage all --data-root ../shared/data --set output_dir=runs/gen unet.tclap=runs/tclap/final --resume
+    python -m tclap_gen.training.train_generator --config generator-mini --stage all \
+        --data-root ../shared/data --output-dir runs/gen --set unet.tclap=runs/tclap/final --resume
+    (--stage vae|vocoder|unet|assemble runs one stage; --fp16-weights saves the pipeline in float16;
+     training/recipes/mini.sh runs the whole mini recipe, T-CLAP included.)
+
+The VAE's decoder output bias starts at the mean log-mel of a batch (silence is log(1e-5) = -11.5; a zero start
+spends the first hundreds of steps learning that offset). Relative paths in a config are taken from the
+repository root; `${DATA}` is the --data-root folder.
 
 Layout under output_dir: <stage>/checkpoints/step-XXXXXXXX (accelerate save_state, written to a temporary
 folder and renamed, so a listed checkpoint is complete), <stage>/model (the trained component),
@@ -405,13 +411,9 @@ class WaveBank:
         return crops * gain[:, None]
 
 
-def step_seed(seed: int, step: int, process: int) -> int:
-    return (seed * 1_000_003 + step) * 1_009 + process
-
-
-def step_generator(seed: int, step: int, process: int, device="cpu") -> torch.Generator:
-    """The generator that draws the batch of `step` on `process`: resuming replays the same data stream."""
-    return torch.Generator(device=device).manual_seed(step_seed(seed, step, process))
+def step_generator(seed: int, step: int, process: int) -> torch.Generator:
+    """The CPU generator that draws the batch of `step` on `process`: resuming replays the same data stream."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 1_009 + process)
 
 
 # ------------------------------------------------------------------------------------------------ losses
@@ -613,6 +615,15 @@ def _save_model(accelerator, model, stage_dir: Path, result: StageResult, extra:
     return final
 
 
+def _check_fresh(stage_dir: Path, resume: bool) -> None:
+    """Refuse to start over on top of another run's checkpoints (they would be mixed up with the new ones)."""
+    if not resume and latest_checkpoint(stage_dir) is not None:
+        raise ConfigError(
+            f"{stage_dir / 'checkpoints'} holds checkpoints of an earlier run: pass --resume to continue it, "
+            "or choose another --output-dir"
+        )
+
+
 def _skip(accelerator, name: str, stage_dir: Path, steps: int) -> StageResult:
     _log(accelerator, stage_dir, {"stage": name, "event": "already trained; skipped", "steps": steps})
     return StageResult(name, steps, steps, [], 0.0, skipped=True, model_dir=str(stage_dir / "model"))
@@ -624,6 +635,7 @@ def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> S
     stage, stage_dir = cfg.vae, cfg.out / "vae"
     if resume and _stage_done(stage_dir, stage.steps):
         return _skip(accelerator, "vae", stage_dir, stage.steps)
+    _check_fresh(stage_dir, resume)
     bank = WaveBank.load(train_records(cfg.data), cfg.mel.sampling_rate, accelerator.device, cfg.data.load_workers)
     samples = stage.crop_frames * cfg.mel.hop_length
 
@@ -665,6 +677,7 @@ def train_vocoder(cfg: GeneratorConfig, resume: bool = False, accelerator=None) 
     stage, stage_dir = cfg.vocoder, cfg.out / "vocoder"
     if resume and _stage_done(stage_dir, stage.steps):
         return _skip(accelerator, "vocoder", stage_dir, stage.steps)
+    _check_fresh(stage_dir, resume)
     bank = WaveBank.load(train_records(cfg.data), cfg.mel.sampling_rate, accelerator.device, cfg.data.load_workers)
     samples = stage.segment_frames * cfg.mel.hop_length
 
@@ -778,6 +791,7 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
     stage, stage_dir = cfg.unet, cfg.out / "unet"
     if resume and _stage_done(stage_dir, stage.steps):
         return _skip(accelerator, "unet", stage_dir, stage.steps)
+    _check_fresh(stage_dir, resume)
     if not stage.tclap:
         raise ConfigError("unet.tclap is not set: the UNet is conditioned on a trained T-CLAP (a TClap folder)")
     vae_dir = cfg.out / "vae"

@@ -544,7 +544,8 @@ def compute_loss(module, batch: dict, loss_fn, clap, anchor_weight: float, refer
         temporal = temporal_loss(audio, text, text_all[n:], neg_owner, scales,
                                  audio_neg_emb=audio_all[n:], audio_neg_owner=audio_neg_owner)
         terms = int(torch.unique(neg_owner).numel() + torch.unique(audio_neg_owner).numel())
-        total = total + loss_fn.temporal_weight * temporal * _global_share(terms, accelerator, audio.device)
+        temporal = temporal * _global_share(terms, accelerator, audio.device)
+        total = total + loss_fn.temporal_weight * temporal
     anchor = zero
     if anchor_weight > 0 and reference is not None:
         mask = batch["anchor_mask"]
@@ -555,7 +556,9 @@ def compute_loss(module, batch: dict, loss_fn, clap, anchor_weight: float, refer
                                      attention_mask=batch["attention_mask"][:n][mask]).text_embeds
             original = F.normalize(original.float(), dim=-1)
             anchor = (1.0 - (text[mask] * original).sum(-1)).mean()
-        total = total + anchor_weight * anchor * _global_share(rows, accelerator, audio.device)
+        anchor = anchor * _global_share(rows, accelerator, audio.device)
+        total = total + anchor_weight * anchor
+    # temporal and anchor are scaled so that their mean over processes is the global-batch mean.
     return StepLoss(total=total, contrastive=contrastive, temporal=temporal, anchor=anchor)
 
 

@@ -9,15 +9,21 @@
 #
 #   DATA_ROOT=../shared/data OUT=runs/mini bash training/recipes/mini.sh
 #
-# Environment: DATA_ROOT (folder holding kitchen20/ and uiowa/), OUT (output folder), PYTHON (interpreter),
-# MIXED_PRECISION (no | bf16 | fp16; default bf16 on a CUDA GPU, else no), FP16_WEIGHTS=1 (save the pipeline's
-# weights in float16). On a CPU the whole recipe takes hours; on one GPU, minutes.
+# Environment: DATA_ROOT (folder holding kitchen20/, uiowa/ and captions/), OUT (output folder), PYTHON
+# (interpreter), MIXED_PRECISION (no | bf16 | fp16; default bf16 on a CUDA GPU, else no), FP16_WEIGHTS=1 (save
+# the pipeline's weights in float16), and the recipes: TCLAP_CONFIG (mini), CLAP_CONFIG (mini-clap; "none"
+# skips the baseline), GENERATOR_CONFIG (generator-mini). A smoke run of the whole chain in about two minutes:
+#   TCLAP_CONFIG=smoke CLAP_CONFIG=none GENERATOR_CONFIG=generator-tiny OUT=/tmp/mini-smoke bash training/recipes/mini.sh
+# On one GPU the recipe takes about 20 minutes; on a CPU, days (shrink the steps with --set for a CPU run).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 DATA_ROOT=${DATA_ROOT:-../shared/data}
 OUT=${OUT:-runs/mini}
 PYTHON=${PYTHON:-python}
+TCLAP_CONFIG=${TCLAP_CONFIG:-mini}
+CLAP_CONFIG=${CLAP_CONFIG:-mini-clap}
+GENERATOR_CONFIG=${GENERATOR_CONFIG:-generator-mini}
 if [ -z "${MIXED_PRECISION:-}" ]; then
     if "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
         MIXED_PRECISION=bf16
@@ -28,9 +34,10 @@ fi
 mkdir -p "$OUT/logs"
 echo "mini recipe: data $DATA_ROOT, output $OUT, mixed precision $MIXED_PRECISION"
 
+# --set values are YAML: mixed_precision is quoted, since a bare `no` reads as false.
 generator() {
-    "$PYTHON" -m tclap_gen.training.train_generator --config generator-mini --data-root "$DATA_ROOT" \
-        --output-dir "$OUT/generator" --set "mixed_precision=$MIXED_PRECISION" --resume "$@"
+    "$PYTHON" -m tclap_gen.training.train_generator --config "$GENERATOR_CONFIG" --data-root "$DATA_ROOT" \
+        --output-dir "$OUT/generator" --set "mixed_precision='$MIXED_PRECISION'" --resume "$@"
 }
 
 tclap() {  # tclap RECIPE FOLDER: train unless FOLDER/final already holds the model
@@ -39,7 +46,7 @@ tclap() {  # tclap RECIPE FOLDER: train unless FOLDER/final already holds the mo
         return 0
     fi
     "$PYTHON" -m tclap_gen.training.train_tclap --config "$1" --data-root "$DATA_ROOT" \
-        --output-dir "$OUT/$2" --set "mixed_precision=$MIXED_PRECISION" --resume
+        --output-dir "$OUT/$2" --set "mixed_precision='$MIXED_PRECISION'" --resume
 }
 
 # 1. VAE and vocoder in the background while the T-CLAP and the baseline train.
@@ -48,15 +55,17 @@ vae_pid=$!
 generator --stage vocoder >"$OUT/logs/vocoder.log" 2>&1 &
 vocoder_pid=$!
 stop_background() { kill "$vae_pid" "$vocoder_pid" 2>/dev/null || true; }
-trap stop_background INT TERM
+trap stop_background EXIT  # a failed T-CLAP run stops them too
 
-tclap mini tclap 2>&1 | tee "$OUT/logs/tclap.log"
-tclap mini-clap clap 2>&1 | tee "$OUT/logs/clap.log"
+tclap "$TCLAP_CONFIG" tclap 2>&1 | tee "$OUT/logs/tclap.log"
+if [ "$CLAP_CONFIG" != "none" ]; then
+    tclap "$CLAP_CONFIG" clap 2>&1 | tee "$OUT/logs/clap.log"
+fi
 
 status=0
 wait "$vae_pid" || { echo "vae stage failed: see $OUT/logs/vae.log" >&2; status=1; }
 wait "$vocoder_pid" || { echo "vocoder stage failed: see $OUT/logs/vocoder.log" >&2; status=1; }
-trap - INT TERM
+trap - EXIT
 [ "$status" -eq 0 ] || exit "$status"
 
 # 2. UNet on the T-CLAP's audio embeddings; 3. the pipeline folder.
@@ -67,4 +76,4 @@ if [ "${FP16_WEIGHTS:-0}" = "1" ]; then
 fi
 generator --stage assemble --set "unet.tclap=$OUT/tclap/final" --set "assemble.output=$OUT/mini" \
     $fp16_flag 2>&1 | tee "$OUT/logs/assemble.log"
-echo "done: pipeline $OUT/mini, T-CLAP $OUT/tclap/final, baseline $OUT/clap/final"
+echo "done: pipeline $OUT/mini, T-CLAP $OUT/tclap/final"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# GPU figures: the real-size (AudioLDM-S, random weights) TClapAudioLDMPipeline in fp16 against diffusers'
+# AudioLDMPipeline in the same run: time ratio, steps/s, seconds per generated second of audio, CUDA peak memory.
+#
+# Runs on a bare GPU machine that has torch, transformers >= 5.17 and accelerate but not diffusers or soundfile:
+# wheels in .whl/ (if any) are installed to /tmp/site without an index, and tclap_gen is made importable from a
+# copy in /tmp/pkg (pipelines/, training/ and samples/ become tclap_gen.pipelines, ...), with no pip install.
+# Results: $OUT/gpu_bench.json (OUT defaults to ./gpu-results), also printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/gpu-results}
+mkdir -p "$OUT"
+export HF_HUB_OFFLINE=1
+
+if compgen -G ".whl/*.whl" > /dev/null; then
+  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl
+fi
+rm -rf /tmp/pkg
+mkdir -p /tmp/pkg
+cp -r tclap_gen /tmp/pkg/tclap_gen
+for sub in pipelines training samples; do
+  rm -rf "/tmp/pkg/tclap_gen/$sub"
+  cp -r "$sub" "/tmp/pkg/tclap_gen/$sub"
+done
+export PYTHONPATH=/tmp/pkg:/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+
+python3 - <<'PY'
+import diffusers, torch, transformers
+import tclap_gen.pipelines  # noqa: F401  (fails here, clearly, when a dependency is missing)
+print(f"torch {torch.__version__} (CUDA {torch.version.cuda}), diffusers {diffusers.__version__}, "
+      f"transformers {transformers.__version__}, GPU: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}")
+if not torch.cuda.is_available():
+    raise SystemExit("gpu.sh: CUDA is not available")
+PY
+
+# one prompt (latency) and four prompts per call (throughput); 50 DDIM steps, 10.24 s clips, CFG 2.5
+python3 benchmarks/bench_generation.py --size real --device cuda --dtype float16 --steps 50 --repeats 5 \
+  --no-memory --json "$OUT/gpu_bench_1prompt.json"
+python3 benchmarks/bench_generation.py --size real --device cuda --dtype float16 --steps 50 --repeats 5 \
+  --prompts 4 --no-memory --json "$OUT/gpu_bench_4prompts.json"
+
+python3 - "$OUT" <<'PY'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+merged = {name: json.loads((out / f"gpu_bench_{name}.json").read_text()) for name in ("1prompt", "4prompts")}
+tmp = out / "gpu_bench.json.tmp"
+tmp.write_text(json.dumps(merged, indent=2) + "\n")
+tmp.replace(out / "gpu_bench.json")
+print(json.dumps(merged, indent=2))
+PY

@@ -93,9 +93,15 @@ class Timings:
     def ratio(self, a: str, b: str) -> float:
         return self.median(a) / self.median(b)
 
+    def paired_ratio(self, a: str, b: str) -> float:
+        """Median over rounds of a's time / b's time in the same round: neighbours in time share the machine's
+        load, so this cancels drift better than the ratio of medians when the load swings."""
+        return statistics.median(x / y for x, y in zip(self.times[a], self.times[b]))
+
 
 def interleaved(variants: dict[str, Callable[[], object]], repeats: int, warmup: int, device="cpu") -> Timings:
-    """Warm up each variant, then time them in turn (A B A B ...); GPU peaks are tracked per variant."""
+    """Warm up each variant, then time them in turn, reversing the order every other round (A B, B A, A B, ...)
+    so that neither variant always runs first; GPU peaks are tracked per variant."""
     import torch
 
     on_cuda = str(device).startswith("cuda") and torch.cuda.is_available()
@@ -104,8 +110,9 @@ def interleaved(variants: dict[str, Callable[[], object]], repeats: int, warmup:
         for fn in variants.values():
             fn()
             sync(device)
-    for _ in range(repeats):
-        for name, fn in variants.items():
+    order = list(variants.items())
+    for round_ in range(repeats):
+        for name, fn in (order if round_ % 2 == 0 else order[::-1]):
             if on_cuda:
                 sync(device)
                 torch.cuda.reset_peak_memory_stats()

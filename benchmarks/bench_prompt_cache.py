@@ -143,6 +143,7 @@ def main(argv=None) -> int:
         "text_encodings_uncached": info["uncached_encodings"],
         "text_encodings_cached": info["stats"].get("cached_encodings"),
         "ratio_cached_over_uncached": round(timings.ratio("cached", "uncached"), 4),
+        "paired_ratio_cached_over_uncached": round(timings.paired_ratio("cached", "uncached"), 4),
         "ratio_encode_cached_over_uncached": round(timings.ratio("encode_cached", "encode_uncached"), 4),
         "encoding_share_of_uncached_run": round(timings.median("encode_uncached") / timings.median("uncached"), 4),
         "seconds_saved_per_item": round(

@@ -50,12 +50,12 @@ def tiny_unet(projection_dim: int = 32, seed: int = 0):
 
 
 def tiny_scheduler():
-    """The DDIM scheduler configuration AudioLDM ships with."""
+    """A DDIM scheduler as AudioLDM configures it (scaled-linear betas 0.0015..0.0195, no sample clipping)."""
     from diffusers import DDIMScheduler
 
     return DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
+        beta_start=0.0015,
+        beta_end=0.0195,
         beta_schedule="scaled_linear",
         clip_sample=False,
         set_alpha_to_one=False,

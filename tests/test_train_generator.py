@@ -113,6 +113,17 @@ def test_resume_continues_the_step_count(trained, tmp_path, clips_csv):
         tg.run_stages(more, "vae")
 
 
+def test_time_budget_stops_early_saves_and_resumes(trained, tmp_path, clips_csv):
+    _, _, _, tclap_dir = trained
+    common = [f"output_dir={tmp_path / 'run'}", f"data.root={clips_csv.parent}", f"unet.tclap={tclap_dir}",
+              "vae.steps=50"]
+    stopped = tg.run_stages(tg.load_config(TINY, [*common, "vae.time_budget_s=0"]), "vae")["vae"]
+    assert stopped.end_step == 1 and (tmp_path / "run" / "vae" / "model").is_dir()
+    assert json.loads((tmp_path / "run" / "vae" / "done.json").read_text())["steps"] == 1
+    resumed = tg.run_stages(tg.load_config(TINY, [*common, "vae.steps=3"]), "vae", resume=True)["vae"]
+    assert (resumed.start_step, resumed.end_step) == (1, 3)
+
+
 def test_assembled_pipeline_loads_and_generates(trained):
     from diffusers import DDIMScheduler
 

@@ -45,11 +45,16 @@ FAST = [
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Two threads on two busy cores spin more than they compute; the subprocess ranks get 1 thread too."""
+    """Two threads on two busy cores spin more than they compute; the subprocess ranks get 1 thread too.
+    Afterwards, forget any Accelerator a test built (train() does so itself)."""
+    from accelerate.state import AcceleratorState, GradientState
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
 
 
 def config_for(out: Path, *overrides: str, recipe: str = "smoke"):
@@ -137,6 +142,23 @@ def test_plain_clap_baseline_runs_with_the_same_code(tmp_path):
     assert "plain-CLAP baseline" in (tmp_path / "clap" / "final" / "README.md").read_text()
 
 
+def test_freezing_the_audio_tower_keeps_its_weights(tmp_path):
+    from accelerate import Accelerator
+
+    out = tmp_path / "frozen"
+    run(out, "model.freeze_audio=true")
+    # The initial model again: same seed, and the tokenizer cached in the output folder.
+    initial, _ = build_model(config_for(out, *FAST), [], Accelerator(cpu=True))
+    before = {k: v for k, v in initial.model.state_dict().items()}
+    after = weights(out / "final")
+    audio = [k for k in after if k.startswith("audio_")]
+    text = [k for k in after if k.startswith("text_") and k.endswith("weight")]
+    assert audio and text
+    for key in audio:  # parameters and BatchNorm statistics alike
+        torch.testing.assert_close(after[key], before[key], atol=0, rtol=0, msg=key)
+    assert any(not torch.equal(after[k], before[k]) for k in text)
+
+
 def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     common = [*FAST, "optim.lr=1e-3"]
     port = free_port()
@@ -159,6 +181,22 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     assert one.loss_history[0][1] != one.loss_history[-1][1]  # it did train
     assert_same_weights(weights(tmp_path / "one" / "final"), weights(tmp_path / "two" / "final"), atol=1e-5,
                         skip_key_bias=True)
+
+
+def test_nan_on_one_of_two_processes_stops_both(tmp_path):
+    out = tmp_path / "nan2proc"
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(REPO / "training" / "accelerate" / "cpu_2proc.yaml"), "--main_process_port", str(free_port()),
+        str(TRAIN_SCRIPT), "--config", "smoke", "--output-dir", str(out),
+    ]
+    for item in [*FAST, "checkpoint_every=1", "debug.nan_at_step=2", "debug.nan_rank=1"]:
+        cmd += ["--set", item]
+    proc = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=300)  # no hang
+    assert proc.returncode != 0
+    assert "diverged" in proc.stderr and "step 2" in proc.stderr and "step-0000001" in proc.stderr
+    assert [step for step, _ in list_checkpoints(out / "checkpoints")] == [1]
+    assert not (out / "final").exists()
 
 
 def test_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
@@ -322,6 +360,31 @@ def test_anchor_term_is_zero_at_the_reference_and_pulls_back_after_a_change(tiny
     out.anchor.backward()
     assert tclap.model.text_projection.linear2.weight.grad.abs().sum() > 0
     assert tclap.model.audio_projection.linear2.weight.grad is None  # the anchor touches the text tower only
+
+
+def test_feature_collator_batches_features_tokens_and_negatives(tiny_tclap):
+    import numpy as np
+
+    from tclap_gen.datasets import TemporalExample
+    from tclap_gen.training.train_tclap import FeatureCollator
+
+    collator = FeatureCollator(tiny_tclap.processor.feature_extractor, tiny_tclap.processor.tokenizer, data_rate=8000,
+                               max_audio_negatives=1)
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1  # 2 s at 8 kHz
+    ordered = TemporalExample(audio=wave, sampling_rate=8000, caption="typing then a bell then a splash",
+                              negatives=[f"neg {i}" for i in range(5)], audio_negatives=[wave * (i + 1) for i in range(5)])
+    single = TemporalExample(audio=wave, sampling_rate=8000, caption="glass smashing")
+    batch = collator([(ordered, []), (single, [("/x/bad.flac", "unreadable")])])
+    assert batch["input_features"].shape[0] == 2 + 1  # two clips and one of the five audio negatives
+    assert batch["input_ids"].shape[0] == 2 + 5  # captions, then every text negative
+    assert batch["negative_owner"].tolist() == [0] * 5 and batch["audio_negative_owner"].tolist() == [0]
+    assert batch["anchor_mask"].tolist() == [False, True]  # only captions without an order are anchored
+    assert batch["bad"] == [("/x/bad.flac", "unreadable")]
+    # Resampled to the model's 16 kHz: the features equal those of the model's own input path.
+    from tclap_gen.audio import resample
+
+    expected = tiny_tclap.audio_inputs([resample(wave, 8000, 16000)], 16000)["input_features"]
+    torch.testing.assert_close(batch["input_features"][1:2], expected)
 
 
 def test_global_batchnorm_matches_batchnorm_in_one_process():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -134,6 +135,7 @@ class DebugConfig:
     """Hooks for tests of the failure paths; leave them unset in real recipes."""
 
     nan_at_step: int | None = None  # make the loss NaN while computing this (1-based) optimizer step
+    nan_rank: int | None = None  # ... on this process only (None: on all)
     step_sleep_s: float = 0.0  # sleep after each optimizer step (gives a test time to kill the run)
 
 
@@ -389,7 +391,7 @@ def _key(where: str, name: str) -> str:
 
 def _convert(hint, value: Any, key: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]

@@ -90,6 +90,9 @@ class StageConfig:
     keep_checkpoints: int = 2
     log_every: int = 50
     fixed_batch: bool = False  # train on the first batch only (an overfitting check; tests use it)
+    # Stop after this many seconds of training, checkpoint and save the model as it is: for a GPU lease with a
+    # hard end. The stage is then not done (done.json records the step reached) and --resume continues it.
+    time_budget_s: float | None = None
 
 
 @dataclass
@@ -565,6 +568,7 @@ def run_loop(
     # Losses stay on the device until a log line needs them: a float() every step would stall the GPU queue.
     losses, pending, fixed = [], [], None
     began = time.perf_counter()
+    done = start
     for step in range(start, stage.steps):
         if fixed is not None:
             batch = fixed
@@ -584,7 +588,8 @@ def run_loop(
             ema.step(accelerator.unwrap_model(model).parameters())
         pending.append({"loss": loss.detach().float(), **{k: v.detach().float() for k, v in parts.items()}})
         done = step + 1
-        if done % stage.log_every == 0 or done == stage.steps:
+        out_of_time = stage.time_budget_s is not None and time.perf_counter() - began > stage.time_budget_s
+        if done % stage.log_every == 0 or done == stage.steps or out_of_time:
             values = {k: torch.stack([p[k] for p in pending]).tolist() for k in pending[0]}
             losses.extend(values["loss"])
             record = {"stage": name, "step": done, "lr": lr_scheduler.get_last_lr()[0],
@@ -592,10 +597,13 @@ def run_loop(
             record.update({k: sum(v) / len(v) for k, v in values.items()})
             pending = []
             _log(accelerator, stage_dir, record)
-        if done % stage.checkpoint_every == 0 or done == stage.steps:
+        if done % stage.checkpoint_every == 0 or done == stage.steps or out_of_time:
             save_checkpoint(accelerator, stage_dir, done, stage.keep_checkpoints)
+        if out_of_time:
+            _log(accelerator, stage_dir, {"stage": name, "event": "time budget reached", "step": done})
+            break
     seconds = (time.perf_counter() - began) / max(1, len(losses))
-    result = StageResult(name, start, stage.steps, losses, seconds)
+    result = StageResult(name, start, done, losses, seconds)
     return result, accelerator.unwrap_model(model)
 
 

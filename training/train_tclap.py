@@ -15,7 +15,8 @@ The loop, like Accelerate's examples: build the model and data, `accelerator.pre
   every `processes` consecutive micro-batches of the (seeded, per-epoch) sample order, so the examples of a
   step are the same whatever the number of processes, and so are the gradients (the contrastive loss gathers
   the global batch; the temporal and anchor terms are re-weighted to their global mean; BatchNorm uses
-  global-batch statistics).
+  global-batch statistics), dropout masks aside. With gradient accumulation the contrastive negatives span one
+  micro-batch of every process, not the whole step's batch.
 * Features (mel spectrograms, token ids) are computed in the DataLoader workers; the loop only moves tensors.
 * Checkpoints: `save_state` into checkpoints/step-XXXXXXX.tmp, then renamed; `--resume` takes the newest
   complete one and skips the batches already seen, so a resumed run ends where an uninterrupted one does.
@@ -627,7 +628,8 @@ def save_checkpoint(accelerator, folder: Path, step: int, state: dict, keep: int
 def preserved_rng():
     """Evaluation must not move the training RNGs (a resumed run does not repeat the evaluations)."""
     py, np_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
         yield
     random.setstate(py)
     np.random.set_state(np_state)
@@ -688,6 +690,17 @@ def _run_metrics(evaluation, tclap, reference, ctx: dict, config: TrainConfig) -
         metrics["eval/drift_cosine"] = evaluation.text_drift(tclap, (reference, tclap.processor.tokenizer),
                                                              ctx["probe_captions"])
     return metrics
+
+
+def merge_labels_by_phrase(records: list, overrides: dict) -> list:
+    """Labels that read as the same phrase are one class (e.g. Kitchen20 `peel` and UIowa `peeling_vegetables`):
+    give them one label, so zero-shot does not score a tie between identical prompts as an error."""
+    from tclap_gen.captions import label_to_phrase
+
+    canonical: dict[str, str] = {}
+    for label in sorted({r.label for r in records}):
+        canonical.setdefault(label_to_phrase(label, overrides), label)
+    return [replace(r, label=canonical[label_to_phrase(r.label, overrides)]) for r in records]
 
 
 def probe_captions(config: TrainConfig, phrases: list[str]) -> list[str]:
@@ -871,7 +884,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     loss_fn = TClapLoss(temporal_weight=config.loss.temporal_weight)
 
     # ----- evaluation context (fixed batches drawn once, from an epoch no training pass uses) -----
-    ctx = {"loss_fn": loss_fn, "eval_records": bundle.test_records or bundle.train_records,
+    ctx = {"loss_fn": loss_fn,
+           "eval_records": merge_labels_by_phrase(bundle.test_records or bundle.train_records, config.data.phrases),
            "probe_captions": probe_captions(config, bundle.phrases), "eval_batches": []}
     if main and config.eval.loss_batches > 0:
         indices = bundle.sampler.epoch_indices(EVAL_EPOCH)
@@ -924,6 +938,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     device = accelerator.device
     last_ckpt = list_checkpoints(ckpt_dir)[-1][1] if list_checkpoints(ckpt_dir) else None
     diverged = None
+    grad_norm = float("nan")  # before clipping, of the last step (NaN when clipping is off)
     tick = time.perf_counter()
     while step < o.max_steps and diverged is None:
         epoch = step // steps_per_epoch
@@ -948,21 +963,22 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                 out = compute_loss(module, batch, loss_fn, unwrapped.clap, config.loss.anchor_weight, reference,
                                    accelerator)
                 total = out.total
-                if config.debug.nan_at_step is not None and step + 1 == config.debug.nan_at_step:
+                if step + 1 == config.debug.nan_at_step and config.debug.nan_rank in (None, accelerator.process_index):
                     total = total * float("nan")
-                finite = torch.isfinite(total.detach()).float()
-                if world > 1:
-                    finite = accelerator.reduce(finite, reduction="min")
-                if finite.item() < 1:
-                    diverged = (f"the loss became {total.item()} at step {step + 1} (contrastive "
-                                f"{out.contrastive.item():.4g}, temporal {out.temporal.item():.4g}, anchor "
-                                f"{out.anchor.item():.4g}); stopped before the update. "
+                broken = (~torch.isfinite(total.detach())).float()
+                if world > 1:  # every process must stop together (the others would wait in backward)
+                    broken = accelerator.reduce(broken, reduction="sum")
+                if broken.item() > 0:
+                    diverged = (f"the loss became NaN/Inf at step {step + 1} on {int(broken.item())} of {world} "
+                                f"process(es) (here: total {total.item():.4g}, contrastive {out.contrastive.item():.4g}, "
+                                f"temporal {out.temporal.item():.4g}, anchor {out.anchor.item():.4g}); stopped before "
+                                "the update. "
                                 + (f"Last good checkpoint: {last_ckpt}" if last_ckpt else "No checkpoint was saved yet")
                                 + ". Lower optim.lr, enable optim.max_grad_norm or check the data, then --resume.")
                     break
                 accelerator.backward(total)
                 if accelerator.sync_gradients and o.max_grad_norm:
-                    accelerator.clip_grad_norm_(module.parameters(), o.max_grad_norm)
+                    grad_norm = float(accelerator.clip_grad_norm_(module.parameters(), o.max_grad_norm))
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             values = torch.stack([total.detach(), out.contrastive.detach(), out.temporal.detach(), out.anchor.detach()])
@@ -992,7 +1008,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
             if step % config.log_every == 0 or step == o.max_steps:
                 accelerator.log({
                     "train/loss": means[0], "train/contrastive": means[1], "train/temporal": means[2],
-                    "train/anchor": means[3], "train/lr": scheduler.get_last_lr()[0],
+                    "train/anchor": means[3], "train/lr": scheduler.get_last_lr()[0], "train/grad_norm": grad_norm,
                     "train/logit_scale_a": unwrapped.clap.logit_scale_a.exp().item(),
                     "train/samples_per_s": session_samples / max(train_s, 1e-9),
                     "train/data_wait_share": wait_s / max(train_s, 1e-9),
@@ -1028,12 +1044,11 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     # ----- final evaluation and save -----
     final_metrics = run_eval(step) if config.eval.at_end else {}
     if main:
-        summary.metrics = final_metrics
-        if "metrics_start" in state:
-            summary.metrics.update({f"start/{k}": v for k, v in state["metrics_start"].items()})
+        # Final scores, and the initial model's under start/ for comparison.
+        summary.metrics = {**final_metrics, **{f"start/{k}": v for k, v in state.get("metrics_start", {}).items()}}
         info = TClapInfo(
             base_model=base_name, temporal_weight=config.loss.temporal_weight, recipe=config.recipe,
-            metrics=final_metrics,
+            metrics=summary.metrics,
             extra={"classes": bundle.phrases, "config": config.to_dict(), "steps": step,
                    "samples_seen": state["samples_seen"], "anchor_weight": config.loss.anchor_weight},
         )

@@ -169,7 +169,14 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         if "tclap_info" not in kwargs and info_file.is_file():
             # tclap/tclap_config.json is what TClap.from_pretrained reads: the authority on the T-CLAP's record
             kwargs["tclap_info"] = json.loads(info_file.read_text())
-        return super().from_pretrained(str(source), **kwargs)
+        pipe = super().from_pretrained(str(source), **kwargs)
+        if kwargs.get("torch_dtype") is None and kwargs.get("dtype") is None:
+            # Weights saved in float16 (the shipped mini) load in float16 in transformers 5 but float32 in
+            # diffusers: without an explicit dtype, run everything in float32 as diffusers' default promises.
+            for component in pipe.components.values():
+                if isinstance(component, torch.nn.Module):
+                    component.float()
+        return pipe
 
     def save_pretrained(self, save_directory, **kwargs):
         """Save all components; also write tclap/tclap_config.json so TClap.from_pretrained(folder) reads it."""

@@ -61,8 +61,10 @@ class TClap:
 
     # ----- loading and saving -----
     @classmethod
-    def from_pretrained(cls, name_or_path, device=None, dtype=None) -> "TClap":
+    def from_pretrained(cls, name_or_path, device=None, dtype=torch.float32) -> "TClap":
         """Load from a built-in name ("mini", "mini-clap"), a local folder, or a Hub id.
+
+        `dtype` defaults to float32 whatever the saved weights' type (the shipped minis are stored in float16).
 
         A TClapAudioLDMPipeline folder works too: its T-CLAP is read from `tclap/`, `tokenizer/` and
         `feature_extractor/`."""
@@ -70,7 +72,7 @@ class TClap:
         if Path(str(source)).exists():
             folder = Path(source)
             if is_pipeline_folder(folder):
-                model = ClapModel.from_pretrained(str(folder / TCLAP_SUBFOLDER), use_safetensors=True)
+                model = ClapModel.from_pretrained(str(folder / TCLAP_SUBFOLDER), use_safetensors=True, dtype=dtype)
                 processor = ClapProcessor(
                     feature_extractor=ClapFeatureExtractor.from_pretrained(str(folder / "feature_extractor")),
                     tokenizer=RobertaTokenizer.from_pretrained(str(folder / "tokenizer")),
@@ -78,7 +80,7 @@ class TClap:
                 return cls(model, processor, read_info(folder / TCLAP_SUBFOLDER)).to(device=device, dtype=dtype)
             if not (folder / "config.json").is_file():
                 raise FileNotFoundError(f"{folder}: not a CLAP folder (no config.json)")
-        model = ClapModel.from_pretrained(str(source), use_safetensors=True)
+        model = ClapModel.from_pretrained(str(source), use_safetensors=True, dtype=dtype)
         processor = ClapProcessor.from_pretrained(str(source))
         return cls(model, processor, read_info(Path(str(source)))).to(device=device, dtype=dtype)
 

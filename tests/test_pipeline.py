@@ -17,15 +17,6 @@ PROMPTS = ["a dog barks then a car horn honks", "glass smashing followed by a bi
 STEPS = 2
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run ~10x faster on one thread than on oversubscribed cores (shared 2-core CI machines)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def pipe(tiny_tclap):
     pipe = tiny_pipeline(tiny_tclap)

@@ -14,15 +14,6 @@ from tclap_gen.training import train_generator as tg
 TINY = Path(__file__).resolve().parent.parent / "training" / "configs" / "generator-tiny.yaml"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Two OpenMP threads on a busy 2-core machine spin against each other: tiny convolutions run 10x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_config(tmp: Path, clips_csv: Path, tclap_dir: Path, *extra: str) -> tg.GeneratorConfig:
     overrides = [
         f"output_dir={tmp / 'run'}",

@@ -44,15 +44,11 @@ FAST = [
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Two threads on two busy cores spin more than they compute; the subprocess ranks get 1 thread too.
-    Afterwards, forget any Accelerator a test built (train() does so itself)."""
+def fresh_accelerate_state():
+    """Forget any Accelerator a test built (train() does so itself). conftest.py sets one torch thread."""
     from accelerate.state import AcceleratorState, GradientState
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield
-    torch.set_num_threads(before)
     AcceleratorState._reset_state(reset_partial_state=True)
     GradientState._reset_state()
 

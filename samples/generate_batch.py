@@ -18,6 +18,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import sys
 import time
 import zlib
@@ -28,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tclap_gen.audio import atomic_write, save_audio
-from tclap_gen.generate import safe_stem, write_json
+from tclap_gen.generate import MAX_STEM_CHARS, safe_stem, write_json
 
 MANIFEST = "manifest.jsonl"
 
@@ -104,7 +105,9 @@ def derived_seed(base_seed: int, item_id: str) -> int:
 
 
 def file_stem(item_id: str) -> str:
-    """Ids can be anything a user typed: never let one become a path."""
+    """Ids can be anything a user typed: never let one become a path. Ids made by read_prompts are already safe."""
+    if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", item_id) and len(item_id) <= MAX_STEM_CHARS + 16:
+        return item_id
     return safe_stem(item_id)
 
 

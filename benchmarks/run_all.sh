@@ -2,7 +2,8 @@
 # Every benchmark at full size on this machine (CPU): prints each table and writes JSON files to DIR.
 #   benchmarks/run_all.sh [DIR]        (default DIR: benchmarks/results; PYTHON=... picks the interpreter)
 # Ratios are measured within one run (variants interleaved), so a busy machine slows both sides alike; the load
-# average is recorded in each JSON and printed before and after. Takes about 20 minutes on 2 CPU cores.
+# average is recorded in each JSON and printed before and after. Takes about 1.5 hours on 2 CPU cores shared with
+# other jobs (load 2-6): generation ~18 min, prompt cache ~50 min, scorer ~15 min, training ~6 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

@@ -243,6 +243,17 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def run_only(args, variants: list[str], build_one) -> int:
+    """The `--only NAME` subprocess: build_one(name) returns the variant's callable; run it once and report memory."""
+    if args.only not in variants:
+        raise ValueError(f"--only must be one of {variants}, got {args.only!r}")
+    run = build_one(args.only)
+    setup = peak_rss_mib()
+    run()
+    write_only(args.json, only_record(args.only, setup))
+    return 0
+
+
 def write_only(json_path: Path | None, record: dict) -> None:
     """The `--only` subprocess's answer."""
     print(json.dumps(record))

@@ -119,13 +119,7 @@ def main(argv=None) -> int:
     resolve(args)
 
     if args.only:
-        if args.only not in VARIANTS:
-            raise ValueError(f"--only must be one of {VARIANTS}, got {args.only!r}")
-        variants, _ = build(args, [args.only])
-        setup = C.peak_rss_mib()
-        variants[args.only]()
-        C.write_only(args.json, C.only_record(args.only, setup))
-        return 0
+        return C.run_only(args, VARIANTS, lambda name: build(args, [name])[0][name])
 
     memory = None if args.no_memory else C.memory_per_variant(__file__, argv, list(VARIANTS))
     variants, info = build(args, VARIANTS)

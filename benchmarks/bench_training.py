@@ -207,13 +207,7 @@ def main(argv=None) -> int:
     resolve(args)
 
     if args.only:
-        if args.only not in VARIANTS:
-            raise ValueError(f"--only must be one of {VARIANTS}, got {args.only!r}")
-        steps, _, _, _ = build(args)
-        setup = C.peak_rss_mib()
-        steps[args.only]()
-        C.write_only(args.json, C.only_record(args.only, setup))
-        return 0
+        return C.run_only(args, VARIANTS, lambda name: build(args)[0][name])
 
     memory = None if args.no_memory else C.memory_per_variant(__file__, argv, list(VARIANTS))
     steps, dataset, collate, info = build(args)

@@ -11,16 +11,11 @@ import tempfile
 
 import torch
 
+from tclap_gen.model import TINY_CORPUS
+
 # Captions the benchmark tokenizer is trained on (the real RoBERTa vocabulary is not available offline; the text
 # model keeps RoBERTa's 50265-entry embedding table regardless, so its size and cost are the real ones).
-CORPUS = [
-    "a dog barks then a car horn honks",
-    "glass smashing followed by a bicycle bell",
-    "a door knocks before water splashes",
-    "first typing, then a chainsaw, and finally a blender",
-    "a man speaks while a kettle whistles",
-    "the microwave beeps after the fridge hums",
-    "birds chirp as rain falls on a roof",
+CORPUS = TINY_CORPUS + [
     "a drawer opens and closes, then someone types on a keyboard",
     "thunder rumbles in the distance before a train passes by",
     "footsteps on a wooden floor followed by a door slamming shut",

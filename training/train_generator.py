@@ -297,17 +297,16 @@ def build_unet(cfg: UnetConfig, latent_channels: int, projection_dim: int, sampl
     )
 
 
+def noise_schedule(cfg: UnetConfig) -> dict:
+    """The betas and objective shared by training (DDPM) and inference (DDIM): one place, so they cannot differ."""
+    return dict(num_train_timesteps=cfg.num_train_timesteps, beta_start=cfg.beta_start, beta_end=cfg.beta_end,
+                beta_schedule=cfg.beta_schedule, prediction_type="epsilon")
+
+
 def build_noise_scheduler(cfg: UnetConfig):
     from diffusers import DDPMScheduler
 
-    return DDPMScheduler(
-        num_train_timesteps=cfg.num_train_timesteps,
-        beta_start=cfg.beta_start,
-        beta_end=cfg.beta_end,
-        beta_schedule=cfg.beta_schedule,
-        prediction_type="epsilon",
-        clip_sample=False,
-    )
+    return DDPMScheduler(**noise_schedule(cfg), clip_sample=False)
 
 
 def build_inference_scheduler(cfg: UnetConfig):
@@ -315,14 +314,10 @@ def build_inference_scheduler(cfg: UnetConfig):
     from diffusers import DDIMScheduler
 
     return DDIMScheduler(
-        num_train_timesteps=cfg.num_train_timesteps,
-        beta_start=cfg.beta_start,
-        beta_end=cfg.beta_end,
-        beta_schedule=cfg.beta_schedule,
+        **noise_schedule(cfg),
         clip_sample=False,
         set_alpha_to_one=False,
         steps_offset=1,
-        prediction_type="epsilon",
     )
 
 

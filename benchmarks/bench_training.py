@@ -80,12 +80,12 @@ class Collate:
     def __call__(self, examples) -> dict:
         from tclap_gen.audio import resample
         from tclap_gen.datasets import collate_examples
+        from tclap_gen.model import clap_audio_features
 
         batch = collate_examples(examples)
         waves = [resample(w, batch["sampling_rate"], self.model_rate)[: self.max_samples]
                  for w in batch["audio"] + batch["audio_negatives"]]
-        features = self.feature_extractor(waves, sampling_rate=self.model_rate, truncation="rand_trunc",
-                                          return_tensors="pt")["input_features"]
+        features = clap_audio_features(self.feature_extractor, waves)
         tokens = self.tokenizer(batch["captions"] + batch["negatives"], padding=True, truncation=True,
                                 max_length=self.tokenizer.model_max_length, return_tensors="pt")
         return {"input_features": features, "input_ids": tokens["input_ids"],

@@ -3,7 +3,7 @@
 # AudioLDMPipeline in the same run: time ratio, steps/s, seconds per generated second of audio, CUDA peak memory.
 #
 # Runs on a bare GPU machine that has torch, transformers >= 5.17 and accelerate but not diffusers or soundfile:
-# wheels in .whl/ (if any) are installed to /tmp/site without an index, and tclap_gen is made importable from a
+# wheels in $WHEELS (default .whl/, if any) are installed to /tmp/site without an index, and tclap_gen is made importable from a
 # copy in /tmp/pkg (pipelines/, training/ and samples/ become tclap_gen.pipelines, ...), with no pip install.
 # Results: $OUT/gpu_bench.json (OUT defaults to ./gpu-results), also printed.
 set -euo pipefail
@@ -12,8 +12,9 @@ OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT"
 export HF_HUB_OFFLINE=1
 
-if compgen -G ".whl/*.whl" > /dev/null; then
-  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl
+WHEELS=${WHEELS:-.whl}  # wheels the machine lacks (diffusers, soundfile and its cffi/pycparser, ...)
+if compgen -G "$WHEELS/*.whl" > /dev/null; then
+  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site "$WHEELS"/*.whl
 fi
 rm -rf /tmp/pkg
 mkdir -p /tmp/pkg

@@ -397,24 +397,59 @@ class _ClipDataset(Dataset):
         if record.path in self._bad_reasons:
             self.bad_files[record.path] += 1
             return None
-        cached = self._cache.get(record.path)
-        if cached is not None:
-            return cached.astype(np.float32) / 32768.0
-        try:
-            wave, _ = load_audio(record.path, sampling_rate=self.sampling_rate)
-            wave = trim_silence(wave, self.sampling_rate)
-        except _LOAD_ERRORS as error:
-            logger.warning("skipping unusable clip %s: %s", record.path, error)
-            self._bad_reasons[record.path] = str(error)
-            self.bad_files[record.path] += 1
-            return None
+        pcm = self._cache.get(record.path)
+        if pcm is None:
+            try:
+                pcm = self._decode(record)
+            except _LOAD_ERRORS as error:
+                logger.warning("skipping unusable clip %s: %s", record.path, error)
+                self._bad_reasons[record.path] = str(error)
+                self.bad_files[record.path] += 1
+                return None
+            self._remember(record, pcm)
+        return pcm.astype(np.float32) / 32768.0
+
+    def _decode(self, record: ClipRecord) -> np.ndarray:
+        wave, _ = load_audio(record.path, sampling_rate=self.sampling_rate)
+        wave = trim_silence(wave, self.sampling_rate)
         # Always rounded to 16 bits (lossless for 16-bit files at their own rate), so that items are the same
         # whether or not a clip sits in the cache.
-        pcm = np.clip(np.round(wave * 32768.0), -32768, 32767).astype(np.int16)
-        if self._cached_bytes + pcm.nbytes <= self.cache_bytes:
+        return np.clip(np.round(wave * 32768.0), -32768, 32767).astype(np.int16)
+
+    def _remember(self, record: ClipRecord, pcm: np.ndarray) -> None:
+        if record.path not in self._cache and self._cached_bytes + pcm.nbytes <= self.cache_bytes:
             self._cache[record.path] = pcm
             self._cached_bytes += pcm.nbytes
-        return pcm.astype(np.float32) / 32768.0
+
+    def preload(self, source: "_ClipDataset | None" = None, workers: int = 8) -> int:
+        """Fill the cache now (up to cache_mb), so that DataLoader workers forked later share one decoded copy
+        instead of each decoding its own every epoch. Clips already in `source`'s cache (a dataset over the same
+        files at the same rate) are shared, not decoded again. Returns the number of cached clips."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not self.cache_bytes:
+            return 0
+        records = list({r.path: r for r in self.records}.values())
+        if source is not None and source.sampling_rate == self.sampling_rate:
+            for record in records:
+                if record.path in source._cache:
+                    self._remember(record, source._cache[record.path])
+
+        def decode(record):
+            try:
+                return self._decode(record), None
+            except _LOAD_ERRORS as error:
+                return None, error
+
+        missing = [r for r in records if r.path not in self._cache and r.path not in self._bad_reasons]
+        with ThreadPoolExecutor(max(1, workers)) as pool:  # decoding and resampling release the GIL
+            for record, (pcm, error) in zip(missing, pool.map(decode, missing)):
+                if error is not None:
+                    self._bad_reasons[record.path] = str(error)  # counted when an item draws it, like any bad clip
+                    logger.warning("skipping unusable clip %s: %s", record.path, error)
+                else:
+                    self._remember(record, pcm)
+        return len(self._cache)
 
     def _too_many_failures(self, index: int, failed: list[Path]) -> DatasetError:
         last = failed[-1]

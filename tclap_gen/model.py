@@ -141,10 +141,8 @@ class TClap:
     def audio_inputs(self, waves, sampling_rate: int) -> dict[str, torch.Tensor]:
         """Features for `model.get_audio_features`; each wave is cropped to its first window (no random crop)."""
         waves = [wave[: self.max_samples] for wave in self.prepare_waves(waves, sampling_rate)]
-        features = self.processor.feature_extractor(
-            waves, sampling_rate=self.sampling_rate, truncation="rand_trunc", return_tensors="pt"
-        )
-        return {"input_features": features["input_features"].to(self.device, self.dtype)}
+        features = clap_audio_features(self.processor.feature_extractor, waves)
+        return {"input_features": features.to(self.device, self.dtype)}
 
     def text_inputs(self, texts) -> dict[str, torch.Tensor]:
         """Token ids and attention mask for `model.get_text_features`."""
@@ -200,6 +198,40 @@ class TClap:
         if missing or unexpected:
             raise RuntimeError(f"text tower export mismatch: missing {missing}, unexpected {unexpected}")
         return encoder.to(device=self.device, dtype=self.dtype).eval()
+
+
+def clap_audio_features(feature_extractor: ClapFeatureExtractor, waves, truncation: str = "rand_trunc") -> torch.Tensor:
+    """`input_features` (N, 1, frames, mels) exactly as `feature_extractor(waves, truncation=...)` computes them.
+
+    For unfused models and waves no longer than the extractor's window (the only case this project feeds it: waves
+    are cropped first) the STFT runs as one matrix FFT per wave instead of transformers' frame-by-frame loop, about
+    ten times faster; that is what keeps the training's data loaders ahead of the GPU. Other cases go to the
+    extractor itself (fusion and random crops draw random numbers).
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from transformers.audio_utils import window_function
+
+    fe = feature_extractor
+    max_samples = int(fe.nb_max_samples)
+    waves = [np.asarray(wave, dtype=np.float64) for wave in waves]
+    if truncation != "rand_trunc" or any(len(wave) > max_samples or len(wave) == 0 for wave in waves):
+        return fe(waves, sampling_rate=fe.sampling_rate, truncation=truncation, return_tensors="pt")["input_features"]
+    n_fft, hop = int(fe.fft_window_size), int(fe.hop_length)
+    window = window_function(n_fft, "hann").astype(np.float64)
+    features = []
+    for wave in waves:
+        if len(wave) < max_samples:  # the extractor's padding modes, in its order: repeat, then zeros
+            if fe.padding == "repeat":
+                wave = np.tile(wave, max_samples // len(wave) + 1)[:max_samples]
+            elif fe.padding == "repeatpad":
+                wave = np.tile(wave, max_samples // len(wave))
+            wave = np.pad(wave, (0, max_samples - len(wave)))
+        frames = sliding_window_view(np.pad(wave, n_fft // 2, mode="reflect"), n_fft)[::hop]
+        spectrum = np.fft.rfft(frames * window, axis=-1).astype(np.complex64)  # transformers keeps complex64
+        power = np.abs(spectrum, dtype=np.float64) ** 2
+        mel = np.maximum(1e-10, power @ fe.mel_filters_slaney)  # mel floor, then dB against a reference of 1
+        features.append((10.0 * np.log10(mel)).astype(np.float32))
+    return torch.from_numpy(np.stack(features))[:, None]
 
 
 def read_info(folder: Path) -> TClapInfo:

@@ -365,6 +365,21 @@ def test_cache_gives_identical_items(records):
     assert len(cached._cache) > 0
 
 
+def test_preload_fills_the_cache_once_and_skips_bad_files(records, tmp_path):
+    records, _ = with_bad_files(records, tmp_path)
+    plain = MixupDataset(records, 22050, 2.0, length=6, seed=9)
+    mixup = MixupDataset(records, 22050, 2.0, length=6, seed=9, cache_mb=64)
+    good = {r.path for r in records if r.path.name not in ("missing.flac", "corrupt.flac")}
+    assert mixup.preload() == len(good)
+    assert set(mixup._cache) == good and set(mixup._bad_reasons) == {r.path for r in records} - good
+    single = SingleClipDataset(records, 22050, 2.0, cache_mb=64)
+    single.preload(source=mixup)
+    assert all(single._cache[path] is mixup._cache[path] for path in good)  # shared, not decoded again
+    for i in range(len(plain)):
+        assert np.array_equal(plain[i].audio, mixup[i].audio)
+    assert MixupDataset(records, 22050, 2.0, length=6, seed=9, cache_mb=0.1).preload() < len(good)  # budget holds
+
+
 def test_dataloader_workers_give_the_same_items(records):
     dataset = MixupDataset(records, SR, 2.0, length=4, seed=11)
     loader = torch.utils.data.DataLoader(dataset, batch_size=2, num_workers=2, collate_fn=collate_examples)

@@ -4,7 +4,9 @@ import torch
 import torch.nn.functional as F
 
 from tclap_gen.audio import AudioError
-from tclap_gen.model import TClap, window_starts
+from transformers import ClapFeatureExtractor
+
+from tclap_gen.model import TClap, clap_audio_features, window_starts
 
 
 def test_embeddings_are_normalised_and_batch_independent(tiny_tclap):
@@ -76,3 +78,33 @@ def test_missing_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no config.json"):
         TClap.from_pretrained(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"feature_size": 32, "sampling_rate": 16000, "hop_length": 160, "max_length_s": 5, "fft_window_size": 400},
+        {},  # the real CLAP's defaults: 48 kHz, 10 s, 64 mels, repeatpad
+        {"padding": "pad"},
+        {"padding": "repeat"},
+    ],
+)
+def test_fast_features_equal_the_feature_extractors(settings):
+    extractor = ClapFeatureExtractor(**settings)
+    n = extractor.nb_max_samples
+    rng = np.random.default_rng(0)
+    # a full window, padded ones (a third, a few hundred samples) and silence
+    waves = [0.1 * rng.standard_normal(n), 0.3 * rng.standard_normal(n // 3), rng.standard_normal(777), np.zeros(n // 2)]
+    expected = extractor(waves, sampling_rate=extractor.sampling_rate, truncation="rand_trunc", return_tensors="pt")
+    fast = clap_audio_features(extractor, waves)
+    assert fast.shape == expected["input_features"].shape
+    assert torch.equal(fast, expected["input_features"])
+
+
+def test_fast_features_hand_longer_waves_to_the_extractor():
+    extractor = ClapFeatureExtractor(feature_size=32, sampling_rate=16000, hop_length=160, max_length_s=1, fft_window_size=400)
+    wave = np.random.default_rng(1).standard_normal(40000)  # 2.5 windows: the extractor's random crop decides
+    np.random.seed(3)
+    expected = extractor([wave], sampling_rate=16000, truncation="rand_trunc", return_tensors="pt")["input_features"]
+    np.random.seed(3)
+    assert torch.equal(clap_audio_features(extractor, [wave]), expected)

@@ -138,6 +138,17 @@ def test_plain_clap_baseline_runs_with_the_same_code(tmp_path):
     assert "plain-CLAP baseline" in (tmp_path / "clap" / "final" / "README.md").read_text()
 
 
+def test_time_budget_stops_saves_and_resumes_and_the_preload_cache_changes_nothing(tmp_path):
+    cut = run(tmp_path / "cut", "optim.time_budget_s=0", "data.cache_mb=64")
+    assert cut.status == "time budget reached" and cut.steps == 1
+    assert (tmp_path / "cut" / "final" / "model.safetensors").is_file()
+    assert [step for step, _ in list_checkpoints(tmp_path / "cut" / "checkpoints")] == [1]
+    resumed = run(tmp_path / "cut", "data.cache_mb=64", resume=True)
+    assert resumed.status == "finished" and resumed.steps == 3
+    whole = run(tmp_path / "whole")  # no cache, no interruption
+    assert_same_weights(weights(tmp_path / "whole" / "final"), weights(tmp_path / "cut" / "final"), atol=1e-6)
+
+
 def test_freezing_the_audio_tower_keeps_its_weights(tmp_path):
     from accelerate import Accelerator
 

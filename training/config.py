@@ -94,6 +94,7 @@ class DataConfig:
     samples_per_epoch: int = 1024  # rounded down to a multiple of optim.batch_size
     num_workers: int = 0  # DataLoader worker processes (features are computed there); -1: one per spare core, <= 8
     max_audio_negatives: int | None = None  # audio order negatives kept per example (each costs a forward); None: all
+    cache_mb: float = 0.0  # decoded clips kept in memory, loaded before the workers start (they share it)
 
 
 @dataclass
@@ -109,6 +110,9 @@ class OptimConfig:
     schedule: str = "cosine"  # cosine | constant (after the linear warmup)
     min_lr_ratio: float = 0.0  # cosine floor, as a fraction of lr
     max_grad_norm: float | None = 1.0
+    # Stop early after this many seconds from the start (a lease that ends): checkpoint, final save, summary
+    # status "time budget reached"; --resume continues to max_steps. None: no limit.
+    time_budget_s: float | None = None
 
 
 @dataclass

@@ -402,14 +402,13 @@ class FeatureCollator:
     def __call__(self, items) -> dict:
         from tclap_gen.captions import CaptionError, has_explicit_order
         from tclap_gen.datasets import collate_examples
+        from tclap_gen.model import clap_audio_features
 
         examples = [self._limit(example) for example, _ in items]
         bad = [entry for _, entries in items for entry in entries]
         batch = collate_examples(examples)
         waves = [self._wave(w) for w in batch["audio"] + batch["audio_negatives"]]
-        features = self.feature_extractor(
-            waves, sampling_rate=self.model_rate, truncation=self.truncation, return_tensors="pt"
-        )["input_features"]
+        features = clap_audio_features(self.feature_extractor, waves, self.truncation)
         texts = batch["captions"] + batch["negatives"]
         tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.tokenizer.model_max_length,
                                 return_tensors="pt")
@@ -468,15 +467,21 @@ def build_data(config: TrainConfig, accelerator) -> DataBundle:
         if source.kind == "mixup":
             dataset = MixupDataset(train_records, sampling_rate=data.sampling_rate, seconds=data.seconds,
                                    num_events=tuple(source.num_events), length=source.length or data.samples_per_epoch,
-                                   seed=config.seed + i, phrases=data.phrases)
+                                   seed=config.seed + i, phrases=data.phrases, cache_mb=data.cache_mb)
         elif source.kind == "single":
             dataset = SingleClipDataset(train_records, sampling_rate=data.sampling_rate, seconds=data.seconds,
-                                        seed=config.seed + i, phrases=data.phrases)
+                                        seed=config.seed + i, phrases=data.phrases, cache_mb=data.cache_mb)
         else:
             dataset = CaptionDataset(source.csv, audio_root=source.audio_root, layout=source.layout,
                                      sampling_rate=data.sampling_rate, seconds=data.seconds, seed=config.seed + i)
             skipped += dataset.skipped_captions
         sources.append((f"{i}:{source.kind}", dataset))
+    if data.cache_mb > 0:
+        first = None
+        for _, dataset in sources:
+            if hasattr(dataset, "preload"):
+                dataset.preload(source=first)
+                first = first or dataset
     dataset = MixtureDataset(sources)
     per_epoch = (data.samples_per_epoch // config.optim.batch_size) * config.optim.batch_size
     sampler = MixtureSampler(dataset.sizes, [s.weight for s in data.mixture], per_epoch, seed=config.seed)
@@ -938,9 +943,10 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     device = accelerator.device
     last_ckpt = list_checkpoints(ckpt_dir)[-1][1] if list_checkpoints(ckpt_dir) else None
     diverged = None
+    out_of_time = False
     grad_norm = float("nan")  # before clipping, of the last step (NaN when clipping is off)
     tick = time.perf_counter()
-    while step < o.max_steps and diverged is None:
+    while step < o.max_steps and diverged is None and not out_of_time:
         epoch = step // steps_per_epoch
         train_loader.set_epoch(epoch)
         skip = (step % steps_per_epoch) * o.grad_accum_steps
@@ -1018,14 +1024,20 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                 time.sleep(config.debug.step_sleep_s)
             if config.eval.every_steps and step % config.eval.every_steps == 0 and step < o.max_steps:
                 state["metrics"] = run_eval(step)
-            if config.checkpoint_every and step % config.checkpoint_every == 0:
+            if o.time_budget_s is not None and step < o.max_steps:
+                late = torch.tensor(float(time.perf_counter() - wall_start >= o.time_budget_s), device=device)
+                out_of_time = (accelerator.reduce(late, reduction="sum") if world > 1 else late).item() > 0
+            if (config.checkpoint_every and step % config.checkpoint_every == 0) or out_of_time:
                 last_ckpt = save_checkpoint(accelerator, ckpt_dir, step, _shared_state(state, accelerator),
                                             config.keep_checkpoints)
             tick = time.perf_counter()
+            if out_of_time:
+                logger.info("time budget of %g s reached at step %d; --resume continues", o.time_budget_s, step)
+                break
     progress.close()
 
     summary = TrainSummary(
-        status="diverged" if diverged else "finished", recipe=config.recipe, output_dir=str(output_dir),
+        status="diverged" if diverged else "time budget reached" if out_of_time else "finished", recipe=config.recipe, output_dir=str(output_dir),
         final_dir=None, steps=step, start_step=start_step, world_size=world, global_batch_size=o.batch_size,
         samples_seen=state["samples_seen"], wall_s=round(time.perf_counter() - wall_start, 3),
         train_s=round(train_s, 3), samples_per_s=round(session_samples / train_s, 3) if train_s else 0.0,

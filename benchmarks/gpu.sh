@@ -25,7 +25,7 @@ for sub in pipelines training samples; do
 done
 export PYTHONPATH=/tmp/pkg:/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 
-python3 - <<'PY'
+python3 -P - <<'PY'  # -P: the repo's own tclap_gen (no pipelines/) must not shadow /tmp/pkg
 import diffusers, torch, transformers
 import tclap_gen.pipelines  # noqa: F401  (fails here, clearly, when a dependency is missing)
 print(f"torch {torch.__version__} (CUDA {torch.version.cuda}), diffusers {diffusers.__version__}, "

@@ -78,11 +78,15 @@ class TClapAudioLDMPipelineOutput(BaseOutput):
         with re-ranking, one row per prompt: its best candidate.
     scores: with re-ranking, the score of each kept candidate (one per prompt); else None.
     candidates_scores: with re-ranking, every candidate's score, one list of N per prompt; else None.
+    reports: with rerank="temporal", the TemporalScorer's full report (`tclap_gen.scoring.ScoreReport`: events,
+        spans, curves) of each kept candidate, one per prompt, so that nobody scores it a second time
+        (`reports[i].faithfulness == scores[i]`); else None. Only in this object: the tuple form is unchanged.
     """
 
     audios: np.ndarray | torch.Tensor
     scores: list[float] | None = None
     candidates_scores: list[list[float]] | None = None
+    reports: list[Any] | None = None
 
 
 @dataclass
@@ -472,22 +476,33 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         return waveform.cpu().float()
 
     def score_candidates(
-        self, waveforms: torch.Tensor, rerank: str, prompts: list[str] | None, text_embeds: torch.Tensor
+        self, waveforms: torch.Tensor, rerank: str, prompts: list[str] | None, text_embeds: torch.Tensor,
+        scorer=None,
     ) -> list[float]:
-        """One score per waveform. waveforms: (prompts x N, samples); prompts / text_embeds: one per waveform."""
-        tclap = self.get_tclap()
+        """One score per waveform. waveforms: (prompts x N, samples); prompts / text_embeds: one per waveform.
+
+        `scorer`: the TemporalScorer for rerank="temporal" (default: `TemporalScorer(self.get_tclap())`)."""
         if rerank == "clap":
             # cosine between the T-CLAP audio embedding and the (normalised) text embedding that conditioned it
-            audio = tclap.embed_audio(list(waveforms.numpy()), sampling_rate=self.sampling_rate)
+            audio = self.get_tclap().embed_audio(list(waveforms.numpy()), sampling_rate=self.sampling_rate)
             text = F.normalize(text_embeds.float(), dim=-1).to(audio.device)
             return (audio * text).sum(-1).tolist()
-        from tclap_gen.scoring import TemporalScorer  # lazy: only re-ranking needs it
+        return [float(report.faithfulness) for report in self.temporal_reports(waveforms, prompts, scorer)]
 
-        scorer = TemporalScorer(tclap)
-        return [
-            float(scorer.score(wave, sampling_rate=self.sampling_rate, prompt=text).faithfulness)
-            for wave, text in zip(waveforms.numpy(), prompts)
-        ]
+    def temporal_reports(self, waveforms: torch.Tensor, prompts: list[str], scorer=None) -> list:
+        """The TemporalScorer's report (`tclap_gen.scoring.ScoreReport`) of each waveform against its own prompt:
+        what rerank="temporal" ranks by (its `faithfulness`). waveforms: (W, samples); prompts: W strings.
+
+        `scorer`: the TemporalScorer to use (default: `TemporalScorer(self.get_tclap())`, default settings)."""
+        if prompts is None or len(prompts) != len(waveforms):
+            raise ValueError(f"temporal scoring needs one prompt per waveform: {len(waveforms)} waveforms, "
+                             f"{None if prompts is None else len(prompts)} prompts")
+        if scorer is None:
+            from tclap_gen.scoring import TemporalScorer  # lazy: only re-ranking needs it
+
+            scorer = TemporalScorer(self.get_tclap())
+        return [scorer.score(wave, sampling_rate=self.sampling_rate, prompt=text)
+                for wave, text in zip(waveforms.numpy(), prompts)]
 
     def warn_unknown_events(self, prompts: list[str]) -> None:
         """Warn when a prompt names sounds the T-CLAP was not trained on (its info.extra["classes"])."""
@@ -527,6 +542,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         prompt_embeds: torch.Tensor | None = None,
         negative_prompt_embeds: torch.Tensor | None = None,
         rerank: str | None = None,
+        scorer=None,
         output_type: str = "np",
         return_dict: bool = True,
         callback_on_step_end: Callable[[Any, int, int, dict], dict]
@@ -552,6 +568,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             prompt_embeds / negative_prompt_embeds: precomputed (prompts, D) text embeddings (L2-normalised).
             rerank: None, "clap" (cosine of the T-CLAP audio and text embeddings) or "temporal" (the
                 TemporalScorer's faithfulness): keeps each prompt's best candidate, among that prompt's own.
+                With "temporal" the output also carries the kept candidates' score reports (`reports`).
+            scorer: the `tclap_gen.scoring.TemporalScorer` rerank="temporal" uses (default: one over this
+                pipeline's T-CLAP with default settings); only with rerank="temporal".
             output_type: "np" (np.ndarray) or "pt" (torch.Tensor), float32 of shape (batch, samples).
             return_dict: return a TClapAudioLDMPipelineOutput rather than a tuple.
             callback_on_step_end: called after each step as fn(pipe, step, timestep, tensors) -> dict; the tensors
@@ -563,6 +582,8 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         """
         if rerank == "none":
             rerank = None  # the CLI spelling
+        if scorer is not None and rerank != "temporal":
+            raise ValueError(f'`scorer` is only used with rerank="temporal", got rerank={rerank!r}')
         if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
             callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         callback_on_step_end_tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
@@ -665,15 +686,22 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         audio = self.mel_spectrogram_to_waveform(mel_spectrogram)[:, :original_waveform_length]
 
         # 6. Re-rank each prompt's own candidates
-        scores = candidates_scores = None
+        scores = candidates_scores = reports = None
         if rerank is not None:
             per_wave_prompts = None
             if prompts is not None:
                 per_wave_prompts = [p for p in prompts for _ in range(num_waveforms_per_prompt)]
-            flat = self.score_candidates(audio, rerank, per_wave_prompts, prompt_embeds)
+            if rerank == "temporal":
+                # keep every candidate's full report: the kept ones are returned, so no caller scores them again
+                candidate_reports = self.temporal_reports(audio, per_wave_prompts, scorer)
+                flat = [float(report.faithfulness) for report in candidate_reports]
+            else:
+                flat = self.score_candidates(audio, rerank, per_wave_prompts, prompt_embeds)
             keep, candidates_scores = best_per_prompt(flat, batch_size, num_waveforms_per_prompt)
             audio = audio[keep]
             scores = [candidates_scores[i][k - i * num_waveforms_per_prompt] for i, k in enumerate(keep)]
+            if rerank == "temporal":
+                reports = [candidate_reports[k] for k in keep]
 
         self.maybe_free_model_hooks()
 
@@ -681,7 +709,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             audio = audio.numpy()
         if not return_dict:
             return (audio,) if scores is None else (audio, scores, candidates_scores)
-        return TClapAudioLDMPipelineOutput(audios=audio, scores=scores, candidates_scores=candidates_scores)
+        return TClapAudioLDMPipelineOutput(
+            audios=audio, scores=scores, candidates_scores=candidates_scores, reports=reports
+        )
 
 
 def check_projection(tclap: ClapModel | None, unet: UNet2DConditionModel | None) -> None:

@@ -202,10 +202,14 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
             output_type="pt",
         )
         generation_s = (time.perf_counter() - started) / len(batch)
-        kept, kept_scores = pick_candidates(pipe, result.audios, batch, prompt_embeds, options)
+        started = time.perf_counter()
+        kept, kept_scores, kept_reports = pick_candidates(pipe, result.audios, batch, prompt_embeds, options, scorer)
+        rerank_s = (time.perf_counter() - started) / len(batch)
         for index, (item, wave) in enumerate(zip(batch, kept.numpy())):
             started = time.perf_counter()
-            report = scorer.score(wave, sampling_rate=pipe.sampling_rate, prompt=item.prompt)
+            report = kept_reports[index]  # temporal re-ranking already scored the kept candidate
+            if report is None:
+                report = scorer.score(wave, sampling_rate=pipe.sampling_rate, prompt=item.prompt)
             stem = file_stem(item.id)
             save_audio(out / f"{stem}.wav", wave, pipe.sampling_rate)
             report.plot(out / f"{stem}.png")
@@ -224,7 +228,8 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
                 "report": f"{stem}.json",
                 "plot": f"{stem}.png",
                 **{key: report.to_dict()[key] for key in ("order_probability", "order_correct", "faithfulness")},
-                "timings": {"generate_s": round(generation_s, 3), "score_s": round(time.perf_counter() - started, 3)},
+                "timings": {"generate_s": round(generation_s, 3), "rerank_s": round(rerank_s, 3),
+                            "score_s": round(time.perf_counter() - started, 3)},
             }
             append_line(shard, entry)
             new_entries.append(entry)
@@ -233,17 +238,27 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
     return new_entries
 
 
-def pick_candidates(pipe, audios: torch.Tensor, batch: list[PromptItem], prompt_embeds, options: BatchOptions):
-    """Each prompt's kept waveform (its best candidate under options.rerank, else its first) and that score."""
+def pick_candidates(pipe, audios: torch.Tensor, batch: list[PromptItem], prompt_embeds, options: BatchOptions,
+                    scorer=None):
+    """Each prompt's kept waveform (its best candidate under options.rerank, else its first), that score and,
+    with rerank="temporal", its score report from `scorer` (else None: the caller scores the kept audio)."""
     per_prompt = options.candidates
     if per_prompt == 1 or options.rerank is None:
-        return audios[::per_prompt], [None] * len(batch)
+        return audios[::per_prompt], [None] * len(batch), [None] * len(batch)
     from tclap_gen.pipelines.pipeline_tclap_audioldm import best_per_prompt
 
     prompts = [item.prompt for item in batch for _ in range(per_prompt)]
-    flat = pipe.score_candidates(audios, options.rerank, prompts, prompt_embeds.repeat_interleave(per_prompt, dim=0))
+    reports = None
+    if options.rerank == "temporal":
+        # keep every candidate's report: the kept one is written as is, not scored a second time
+        reports = pipe.temporal_reports(audios, prompts, scorer)
+        flat = [float(report.faithfulness) for report in reports]
+    else:
+        flat = pipe.score_candidates(audios, options.rerank, prompts,
+                                     prompt_embeds.repeat_interleave(per_prompt, dim=0))
     keep, grid = best_per_prompt(flat, len(batch), per_prompt)
-    return audios[keep], [max(row) for row in grid]
+    kept_reports = [reports[k] for k in keep] if reports is not None else [None] * len(batch)
+    return audios[keep], [max(row) for row in grid], kept_reports
 
 
 def batches_of_equal_length(items: list[PromptItem], options: BatchOptions):

@@ -42,6 +42,8 @@ def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: 
     """Yield one record per prompt after writing its .wav, .json and .png into `out`.
 
     Each prompt gets its own generator seeded with `seed`, so its audio does not depend on the other prompts.
+    `scorer` (default: a TemporalScorer over the pipeline's T-CLAP) writes the reports; with rerank="temporal" it
+    also ranks the candidates, and the kept candidate's report comes from that ranking (each audio is scored once).
     """
     from .scoring import TemporalScorer
 
@@ -49,6 +51,7 @@ def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: 
     out.mkdir(parents=True, exist_ok=True)
     pipe = pipe or load_pipeline(model)
     scorer = scorer or TemporalScorer(pipe.get_tclap())
+    rerank = rerank if candidates > 1 else None
     for prompt in prompts:
         result = pipe(
             prompt,
@@ -57,11 +60,15 @@ def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: 
             guidance_scale=guidance,
             audio_length_in_s=seconds,
             num_waveforms_per_prompt=candidates,
-            rerank=rerank if candidates > 1 else None,
+            rerank=rerank,
+            scorer=scorer if rerank == "temporal" else None,
             generator=torch.Generator().manual_seed(seed),
         )
         wave = result.audios[0]
-        report = scorer.score(wave, sampling_rate=pipe.sampling_rate, prompt=prompt)
+        if result.reports is not None:
+            report = result.reports[0]  # temporal re-ranking already scored the kept candidate with `scorer`
+        else:
+            report = scorer.score(wave, sampling_rate=pipe.sampling_rate, prompt=prompt)
         stem = safe_stem(prompt)
         audio_path = save_audio(out / f"{stem}.wav", wave, pipe.sampling_rate)
         report.plot(out / f"{stem}.png")
@@ -74,8 +81,8 @@ def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: 
             "guidance": guidance,
             "seconds": len(wave) / pipe.sampling_rate,
             "candidates": candidates,
-            "rerank": rerank if candidates > 1 else None,
-            "rerank_score": result.scores[0] if getattr(result, "scores", None) else None,
+            "rerank": rerank,
+            "rerank_score": result.scores[0] if result.scores else None,
             "score": report.to_dict(),
         }
         write_json(out / f"{stem}.json", record)

@@ -1,6 +1,7 @@
-"""Built-in model names. `mini` is a TClapAudioLDMPipeline folder whose T-CLAP is split, diffusers-style, into its
-`tclap/` (ClapModel), `tokenizer/` and `feature_extractor/` subfolders; `mini-clap` is a T-CLAP folder holding the
-plain-CLAP baseline trained with the same recipe and temporal weight 0."""
+"""Built-in model names, both TClapAudioLDMPipeline folders whose T-CLAP is split, diffusers-style, into `tclap/`
+(ClapModel), `tokenizer/` and `feature_extractor/` subfolders. `mini` conditions on the mini T-CLAP; `mini-clap`
+is the baseline: the plain CLAP trained with the same recipe and temporal weight 0, with a UNet trained the same
+way on its audio embeddings (same VAE and vocoder). Either name also loads as a TClap (its `tclap/` part)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,11 @@ model's window is embedded as the mean of its model windows, so for long audio t
 within each window; the timeline has no such limit.
 
 Timeline. Windows of ``window_s`` (default min(1 s, the model's window)) slide over the audio every ``hop_s``
-(default window_s / 4); all windows of a chunk go through the audio tower in ONE batched call. A window shorter
+(default window_s: windows side by side, no overlap); all windows of a chunk go through the audio tower in ONE
+batched call. Every window costs a forward pass over the model's FULL input (10 s for a real-size CLAP), so the
+cost grows as 1 / hop_s: the default scores a 10 s clip at the real size in under a tenth of its generation
+time and places the boundary between two sounds within about hop_s / 2 (edges next to silence are refined, see
+below); ``hop_s=window_s / 4`` places it four times finer at four times the cost. A window shorter
 than the model's input is repeat-padded by the CLAP feature extractor (``pad="repeat"``, the default: the model
 sees only the window's sound, as CLAP was trained on short clips; ``pad="zero"`` pads with silence instead, which
 makes a 1 s window 10 % of a 10 s input and drowns it). Each window ``w`` gets, for each event ``e``::
@@ -416,7 +420,8 @@ class TemporalScorer:
     Args:
         tclap: the T-CLAP (`tclap_gen.model.TClap`).
         window_s: timeline window in seconds; default min(1.0, the model's window). At most the model's window.
-        hop_s: step between windows; default window_s / 4.
+        hop_s: step between windows; default window_s (no overlap). Each window is a full forward pass of the
+            audio tower: window_s / 4 gives finer onsets between sounds at four times the cost.
         threshold: presence probability an event must reach in a window.
         silence_db: windows quieter than this RMS level (dBFS) hold no event.
         dynamic_range_db: windows this far below the loudest window hold no event.
@@ -453,7 +458,9 @@ class TemporalScorer:
         self.window_s = float(min(1.0, model_window_s) if window_s is None else window_s)
         if not 0 < self.window_s <= model_window_s + 1e-9:
             raise ValueError(f"window_s must be in (0, {model_window_s:g}] (the model's window), got {window_s!r}")
-        self.hop_s = float(self.window_s / 4 if hop_s is None else hop_s)
+        # non-overlapping by default: a real-size CLAP pads every window to its 10 s input, so each hop is a
+        # full forward pass (issue #5: hop window_s / 4 cost 0.30 of a generation, hop window_s 0.093)
+        self.hop_s = float(self.window_s if hop_s is None else hop_s)
         if not 0 < self.hop_s <= self.window_s:
             raise ValueError(f"hop_s must be in (0, window_s={self.window_s:g}], got {hop_s!r}")
         if not 0 < threshold < 1:

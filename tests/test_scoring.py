@@ -165,6 +165,16 @@ def test_window_layout_covers_the_audio(tiny_tclap):
     np.testing.assert_allclose(levels, 20 * math.log10(0.1), atol=1e-4)
 
 
+def test_default_windows_do_not_overlap(tiny_tclap):
+    # each window costs a full forward pass of the audio tower, so the default hop is the window (issue #5)
+    scorer = TemporalScorer(tiny_tclap)
+    assert scorer.window_s == 1.0 and scorer.hop_s == 1.0  # the tiny model's window is 2 s: min(1 s, 2 s)
+    assert (scorer.window_starts(10 * SR) / SR).tolist() == list(range(10))  # 10 s: 10 windows side by side
+    assert (scorer.window_starts(int(2.5 * SR)) / SR).tolist() == [0.0, 1.0, 1.5]  # the last one ends at the end
+    assert TemporalScorer(tiny_tclap, window_s=0.5).hop_s == 0.5
+    assert TemporalScorer(tiny_tclap, hop_s=0.25).window_starts(2 * SR).size == 5  # finer onsets stay available
+
+
 # ----- pure rules on synthetic data ------------------------------------------------------------
 
 
@@ -259,11 +269,11 @@ def fake_text_axis(text):
     return 3 if parse_events(text).events == [LOW, HIGH] and "while" not in text else 4
 
 
-def tone_scene(sr=SR):
-    """0.5 s silence, a 300 Hz tone to 3.0 s, a 3 kHz tone to 5.5 s, 0.5 s silence."""
+def tone_scene(sr=SR, boundary=3.0):
+    """0.5 s silence, a 300 Hz tone to `boundary` s, a 3 kHz tone to 5.5 s, 0.5 s silence."""
     t = np.arange(6 * sr) / sr
     wave = np.zeros_like(t)
-    low, high = (t >= 0.5) & (t < 3.0), (t >= 3.0) & (t < 5.5)
+    low, high = (t >= 0.5) & (t < boundary), (t >= boundary) & (t < 5.5)
     wave[low] = 0.3 * np.sin(2 * np.pi * 300 * t[low])
     wave[high] = 0.3 * np.sin(2 * np.pi * 3000 * t[high])
     return wave.astype(np.float32)
@@ -288,7 +298,8 @@ def oracle_scorer(tiny_tclap, monkeypatch, **kwargs):
 
 
 def test_oracle_timeline_and_order(tiny_tclap, monkeypatch, tmp_path):
-    scorer = oracle_scorer(tiny_tclap, monkeypatch)
+    # a fine hop (4 overlapping windows per second): onsets between sounds to an eighth of a second
+    scorer = oracle_scorer(tiny_tclap, monkeypatch, hop_s=0.25)
     right = scorer.score(tone_scene(), SR, f"{LOW} then {HIGH}")
     low, high = right.events
     assert low.present and high.present
@@ -298,7 +309,8 @@ def test_oracle_timeline_and_order(tiny_tclap, monkeypatch, tmp_path):
     assert low.offset == pytest.approx(3.0, abs=0.125) and high.onset == pytest.approx(3.0, abs=0.125)
     assert right.order_correct is True and right.order_probability > 0.99
     assert right.faithfulness > 0.9
-    unrefined = oracle_scorer(tiny_tclap, monkeypatch, refine=False).score(tone_scene(), SR, f"{LOW} then {HIGH}")
+    unrefined = oracle_scorer(tiny_tclap, monkeypatch, refine=False, hop_s=0.25).score(
+        tone_scene(), SR, f"{LOW} then {HIGH}")
     assert unrefined.events[0].onset == 0.0  # the first window (0-1 s) is all low tone once silence is ignored
 
     wrong = scorer.score(tone_scene(), SR, f"{HIGH} then {LOW}")
@@ -316,6 +328,25 @@ def test_oracle_timeline_and_order(tiny_tclap, monkeypatch, tmp_path):
     assert len(figure.axes) == 2
 
 
+def test_oracle_at_the_default_hop(tiny_tclap, monkeypatch):
+    # the boundary between the tones (3.3 s) falls inside a window: with windows side by side it lands on a window
+    # edge within half a hop of the truth, while the edges next to silence are still refined to 10 ms
+    scene = tone_scene(boundary=3.3)
+    scorer = oracle_scorer(tiny_tclap, monkeypatch)
+    right = scorer.score(scene, SR, f"{LOW} then {HIGH}")
+    assert right.hop_s == right.window_s == 1.0
+    np.testing.assert_allclose(right.times, np.arange(6) + 0.5)  # 6 s: 6 windows, no overlap
+    low, high = right.events
+    assert low.present and high.present
+    assert low.onset == pytest.approx(0.5, abs=0.011) and high.offset == pytest.approx(5.5, abs=0.011)
+    assert low.offset == pytest.approx(3.3, abs=0.5) and high.onset == pytest.approx(3.3, abs=0.5)
+    assert abs(low.offset - 3.3) > 0.125  # coarser than the fine hop above: the cost of 4x fewer windows
+    assert right.order_correct is True
+    assert scorer.score(scene, SR, f"{HIGH} then {LOW}").order_correct is False
+    fine = oracle_scorer(tiny_tclap, monkeypatch, hop_s=0.25).score(scene, SR, f"{LOW} then {HIGH}")
+    assert fine.events[0].offset == pytest.approx(3.3, abs=0.125)
+
+
 def test_oracle_is_the_same_with_the_loop_and_other_chunks(tiny_tclap, monkeypatch):
     batched = oracle_scorer(tiny_tclap, monkeypatch, batch_size=3).score(tone_scene(), SR, f"{LOW} then {HIGH}")
     whole = oracle_scorer(tiny_tclap, monkeypatch, batch_size=1000).score(tone_scene(), SR, f"{LOW} then {HIGH}")
@@ -326,7 +357,7 @@ def test_oracle_is_the_same_with_the_loop_and_other_chunks(tiny_tclap, monkeypat
 def test_from_pretrained_folder(tiny_tclap, tmp_path):
     tiny_tclap.save_pretrained(tmp_path / "tclap")
     scorer = TemporalScorer.from_pretrained(tmp_path / "tclap", window_s=0.5, threshold=0.4)
-    assert scorer.window_s == 0.5 and scorer.hop_s == 0.125 and scorer.threshold == 0.4
+    assert scorer.window_s == 0.5 and scorer.hop_s == 0.5 and scorer.threshold == 0.4  # hop defaults to the window
     report = scorer.score(noise(1.0), SR, "a dog barks")
     assert isinstance(report, ScoreReport) and len(report.events) == 1
 

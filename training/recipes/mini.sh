@@ -2,8 +2,8 @@
 # Train the built-in `mini` models end to end, on the train side of Kitchen20 + UIowa:
 #   1. the T-CLAP (training/configs/mini.yaml) and the plain-CLAP baseline `mini-clap` (mini-clap.yaml);
 #      meanwhile, in the background, the generator's VAE and vocoder (they need no T-CLAP);
-#   2. the generator's UNet, conditioned on the T-CLAP's audio embeddings;
-#   3. the TClapAudioLDMPipeline folder ($OUT/mini) around the T-CLAP.
+#   2. the generator's UNet, conditioned on the T-CLAP's audio embeddings, and the same for the baseline;
+#   3. the TClapAudioLDMPipeline folders $OUT/mini and $OUT/mini-clap around them.
 # Every stage resumes from its newest complete checkpoint and a finished stage is skipped, so after an
 # interruption run the same command again.
 #
@@ -37,7 +37,7 @@ echo "mini recipe: data $DATA_ROOT, output $OUT, mixed precision $MIXED_PRECISIO
 # --set values are YAML: mixed_precision is quoted, since a bare `no` reads as false.
 generator() {
     "$PYTHON" -m tclap_gen.training.train_generator --config "$GENERATOR_CONFIG" --data-root "$DATA_ROOT" \
-        --output-dir "$OUT/generator" --set "mixed_precision='$MIXED_PRECISION'" --resume "$@"
+        --output-dir "${GENERATOR_OUT:-$OUT/generator}" --set "mixed_precision='$MIXED_PRECISION'" --resume "$@"
 }
 
 tclap() {  # tclap RECIPE FOLDER: train unless FOLDER/final already holds the model
@@ -68,12 +68,23 @@ wait "$vocoder_pid" || { echo "vocoder stage failed: see $OUT/logs/vocoder.log" 
 trap - EXIT
 [ "$status" -eq 0 ] || exit "$status"
 
-# 2. UNet on the T-CLAP's audio embeddings; 3. the pipeline folder.
-generator --stage unet --set "unet.tclap=$OUT/tclap/final" 2>&1 | tee "$OUT/logs/unet.log"
+# 2. A UNet on each T-CLAP's audio embeddings (the baseline's reuses the same VAE and vocoder);
+# 3. the pipeline folders $OUT/mini and $OUT/mini-clap.
 fp16_flag=""
 if [ "${FP16_WEIGHTS:-0}" = "1" ]; then
     fp16_flag=--fp16-weights
 fi
-generator --stage assemble --set "unet.tclap=$OUT/tclap/final" --set "assemble.output=$OUT/mini" \
-    $fp16_flag 2>&1 | tee "$OUT/logs/assemble.log"
-echo "done: pipeline $OUT/mini, T-CLAP $OUT/tclap/final"
+pipeline() {  # pipeline NAME T-CLAP-FOLDER GENERATOR-FOLDER
+    GENERATOR_OUT=$3 generator --stage unet --set "unet.tclap=$2" 2>&1 | tee "$OUT/logs/unet-$1.log"
+    GENERATOR_OUT=$3 generator --stage assemble --set "unet.tclap=$2" --set "assemble.output=$OUT/$1" $fp16_flag \
+        2>&1 | tee "$OUT/logs/assemble-$1.log"
+}
+pipeline mini "$OUT/tclap/final" "$OUT/generator"
+if [ "$CLAP_CONFIG" != "none" ]; then
+    mkdir -p "$OUT/generator-clap"
+    for stage in vae vocoder; do
+        [ -d "$OUT/generator-clap/$stage" ] || cp -r "$OUT/generator/$stage" "$OUT/generator-clap/"
+    done
+    pipeline mini-clap "$OUT/clap/final" "$OUT/generator-clap"
+fi
+echo "done: pipelines $OUT/mini and $OUT/mini-clap"

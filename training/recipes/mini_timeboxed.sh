@@ -1,56 +1,74 @@
 #!/usr/bin/env bash
-# The time-boxed mini chain that made the SHIPPED mini weights on one H100 (2026-11-26, 313 s in all):
-# the mini T-CLAP and the mini-clap baseline (TCLAP_STEPS steps each) run side by side with the generator's VAE
-# (VAE_S seconds) and vocoder (GEN_S seconds); then the UNet on the T-CLAP's audio embeddings until DEADLINE_S,
-# then the pipeline is assembled in float16 and packed into 15 MB parts under $OUT. The full-length recipe is
-# training/recipes/mini.sh; this one exists because a GPU lease here is 15 minutes.
+# The time-boxed mini chain for a short GPU lease (the machines here are lent 15 minutes), which made the SHIPPED
+# `mini` and `mini-clap` pipelines on one H100 (run 2, 2026-11-26, 577 s; logs in training/runs_record/):
+#   1. the mini T-CLAP and the mini-clap baseline side by side: TCLAP_STEPS steps each, stopped after TCLAP_S
+#      seconds if not done (optim.time_budget_s); meanwhile the VAE and vocoder (VAE_S / VOCODER_S seconds),
+#      unless REUSE=pipeline-folder takes them from an existing pipeline (run 2 reused run 1's, see below);
+#   2. one UNet on each T-CLAP's audio embeddings, side by side (UNET_S seconds each, after building its pool);
+#   3. both pipelines assembled in float16: $RUNS/mini and $RUNS/mini-clap.
 #
-#   TCLAP_STEPS=350 VAE_S=120 GEN_S=200 DEADLINE_S=290 DATA=path/to/data bash training/recipes/mini_timeboxed.sh
+#   DATA=path/to/data RUNS=runs/timeboxed bash training/recipes/mini_timeboxed.sh              # all from scratch
+#   REUSE=tclap_gen/weights/mini TCLAP_S=320 UNET_S=140 DATA=... bash training/recipes/mini_timeboxed.sh  # = run 2
 #
-# DATA holds kitchen20/, uiowa/ (the shipped run used an Ogg/Opus copy made by compress_data.py, to fit the
-# upload to the GPU machine) and captions/audiocaps/train.csv + captions/clotho/development.csv. On a machine
-# without this package installed, WHEELS=dir installs wheels from dir and the package is laid out in /tmp/pkg.
+# Run 1 (313 s on an H100, 2026-11-26) trained the shipped VAE (1323 steps) and vocoder (2414 steps) this way with
+# VAE_S=120 VOCODER_S=200; its T-CLAPs and UNet were replaced by run 2's. DATA holds kitchen20/, uiowa/ and
+# captions/{audiocaps/train.csv,clotho/development.csv} (both runs used an Ogg/Opus copy made by compress_data.py,
+# to fit the upload). The full-length recipe, with checkpoints and --resume at every stage, is mini.sh.
+# TCLAP_SET / GEN_SET: extra "--set key=value" arguments for the T-CLAP / generator runs (e.g. a smoke run on a CPU).
 set -uo pipefail
-T0=$(date +%s); DEADLINE_S=${DEADLINE_S:-400}
-left() { echo $(( DEADLINE_S - ($(date +%s) - T0) )); }
-if [ -n "${WHEELS:-}" ]; then
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl || exit 1
-rm -rf /tmp/pkg; mkdir -p /tmp/pkg && cp -r tclap_gen /tmp/pkg/ && cp -r pipelines /tmp/pkg/tclap_gen/pipelines \
-  && cp -r training /tmp/pkg/tclap_gen/training && cp -r samples /tmp/pkg/tclap_gen/samples
-export PYTHONPATH=/tmp/pkg:/tmp/site
-fi
-export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=3 TOKENIZERS_PARALLELISM=false
-R=${RUNS:-/tmp/runs}; mkdir -p $R/logs; D=$(realpath "${DATA:-../shared/data}")
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-python3 -c "import torch, transformers, diffusers; print(torch.__version__, transformers.__version__, diffusers.__version__)"
-TCLAP_STEPS=${TCLAP_STEPS:-450}; GEN_S=${GEN_S:-200}; VAE_STEPS=${VAE_STEPS:-3000}; VOC_STEPS=${VOC_STEPS:-3000}
-tclap() { python3 -P -m tclap_gen.training.train_tclap --config $1 --data-root $D --output-dir $R/$2 \
-  --set "mixed_precision='${MP:-bf16}'" --set optim.max_steps=$TCLAP_STEPS --set optim.warmup_steps=50 --set eval.at_start=false > $R/logs/$2.log 2>&1; }
-gen() { python3 -P -m tclap_gen.training.train_generator --config ${GEN_CONFIG:-generator-mini} --data-root ${GEN_DATA:-$D} --output-dir $R/generator \
-  --set "mixed_precision='${MP:-bf16}'" --resume "$@"; }
-tclap ${TCLAP_CONFIG:-mini} tclap & P1=$!
-tclap ${CLAP_CONFIG:-mini-clap} clap & P2=$!
-gen --stage vae --set vae.steps=$VAE_STEPS --set vae.time_budget_s=${VAE_S:-110} > $R/logs/vae.log 2>&1 & P3=$!
-gen --stage vocoder --set vocoder.steps=$VOC_STEPS --set vocoder.time_budget_s=$GEN_S > $R/logs/vocoder.log 2>&1 & P4=$!
-wait $P1; echo "tclap exit $? at $(( $(date +%s) - T0 )) s"; tail -3 $R/logs/tclap.log
-UNET_S=$(( $(left) - 75 ))
-wait $P3; echo "vae exit $?"; tail -2 $R/logs/vae.log
-UNET_S=$(( $(left) - 60 ))
-echo "unet budget $UNET_S s"
-gen --stage unet --set unet.tclap=$R/tclap/final --set unet.pool_size=${UNET_POOL:-3072} --set unet.time_budget_s=$UNET_S > $R/logs/unet.log 2>&1
-echo "unet exit $? at $(( $(date +%s) - T0 )) s"; tail -3 $R/logs/unet.log
-wait $P2; echo "clap exit $?"; tail -3 $R/logs/clap.log
-wait $P4; echo "vocoder exit $?"; tail -2 $R/logs/vocoder.log
-gen --stage assemble --set unet.tclap=$R/tclap/final --set assemble.output=$R/mini --fp16-weights > $R/logs/assemble.log 2>&1
-echo "assemble exit $?"; tail -3 $R/logs/assemble.log
-python3 - <<PY
-# the baseline travels in float16 (the upload back is capped); the pipeline's weights already are
+T0=$(date +%s)
+PY=${PYTHON:-python}
+export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${THREADS:-3} TOKENIZERS_PARALLELISM=false
+R=${RUNS:-runs/timeboxed}; mkdir -p "$R/logs"; D=$(realpath "${DATA:-../shared/data}")
+MP=${MP:-bf16}; TCLAP_STEPS=${TCLAP_STEPS:-3000}; TCLAP_S=${TCLAP_S:-330}; UNET_S=${UNET_S:-150}
+elapsed() { echo $(( $(date +%s) - T0 )); }
+tclap() {  # tclap RECIPE FOLDER
+  $PY -m tclap_gen.training.train_tclap --config "$1" --data-root "$D" --output-dir "$R/$2" \
+    --set "mixed_precision='$MP'" --set optim.max_steps="$TCLAP_STEPS" --set optim.time_budget_s="$TCLAP_S" \
+    --set data.num_workers="${WORKERS:-6}" --set eval.at_start=false --set eval.every_steps=1000 --resume \
+    ${TCLAP_SET:-} > "$R/logs/$2.log" 2>&1
+}
+gen() {  # gen FOLDER ARGS...: one generator run per T-CLAP (they share the VAE and vocoder)
+  local out=$1; shift
+  $PY -m tclap_gen.training.train_generator --config generator-mini --data-root "$D" --output-dir "$R/$out" \
+    --set "mixed_precision='$MP'" --resume "$@" ${GEN_SET:-}
+}
+
+tclap mini mini-tclap & P1=$!
+tclap mini-clap mini-clap-tclap & P2=$!
+if [ -n "${REUSE:-}" ]; then
+  # the VAE and vocoder of an existing pipeline, as float32 finished stages of both generator runs
+  $PY - "$REUSE" "$R" <<'PY' > "$R/logs/reuse.log" 2>&1 || { echo "reuse failed: see $R/logs/reuse.log"; exit 1; }
+import json, pathlib, sys
 import torch
-from safetensors.torch import load_file, save_file
-for f in ["$R/clap/final/model.safetensors"]:
-    t = load_file(f); save_file({k: v.half() if v.is_floating_point() else v for k, v in t.items()}, f, metadata={"format": "pt"})
+from diffusers import AutoencoderKL
+from transformers import SpeechT5HifiGan
+source, runs = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+record = json.loads((source / "generator_training.json").read_text())
+models = {"vae": AutoencoderKL.from_pretrained(source / "vae", torch_dtype=torch.float32),
+          "vocoder": SpeechT5HifiGan.from_pretrained(source / "vocoder", dtype=torch.float32)}
+for run in ("gen-mini", "gen-mini-clap"):
+    for name, model in models.items():
+        model.save_pretrained(runs / run / name / "model")
+        (runs / run / name / "done.json").write_text(json.dumps(record[name]))
+print("reused from", source, {name: record[name] for name in models})
 PY
-cd $R && rm -rf generator/*/checkpoints generator/*/model generator/unet/pool.safetensors tclap/checkpoints clap/checkpoints tclap/final
-tar -czf /tmp/mini.tgz --exclude='*.tmp' mini clap logs generator tclap 2>/dev/null
-ls -la /tmp/mini.tgz; split -b 15M /tmp/mini.tgz ${OUT:-/tmp/out}/mini.tgz.part-
-echo "total $(( $(date +%s) - T0 )) s"
+else
+  gen gen-mini --stage vae --set vae.time_budget_s="${VAE_S:-120}" > "$R/logs/vae.log" 2>&1 & P3=$!
+  gen gen-mini --stage vocoder --set vocoder.time_budget_s="${VOCODER_S:-200}" > "$R/logs/vocoder.log" 2>&1 & P4=$!
+  wait $P3 && wait $P4 || { echo "vae/vocoder failed: see $R/logs"; exit 1; }
+  mkdir -p "$R/gen-mini-clap" && cp -r "$R/gen-mini/vae" "$R/gen-mini/vocoder" "$R/gen-mini-clap/"
+fi
+wait $P1 || { echo "mini T-CLAP failed: see $R/logs/mini-tclap.log"; exit 1; }
+wait $P2 || { echo "mini-clap failed: see $R/logs/mini-clap-tclap.log"; exit 1; }
+echo "T-CLAPs done at $(elapsed) s"
+U=(--stage unet --set unet.pool_size="${UNET_POOL:-3072}" --set unet.time_budget_s="$UNET_S")
+gen gen-mini "${U[@]}" --set unet.tclap="$R/mini-tclap/final" > "$R/logs/unet-mini.log" 2>&1 & P5=$!
+gen gen-mini-clap "${U[@]}" --set unet.tclap="$R/mini-clap-tclap/final" > "$R/logs/unet-mini-clap.log" 2>&1 & P6=$!
+wait $P5 && wait $P6 || { echo "a UNet failed: see $R/logs/unet-*.log"; exit 1; }
+echo "UNets done at $(elapsed) s"
+for name in mini mini-clap; do
+  gen "gen-$name" --stage assemble --set unet.tclap="$R/$name-tclap/final" --set assemble.output="$R/$name" \
+    --fp16-weights > "$R/logs/assemble-$name.log" 2>&1 || { echo "assembling $name failed"; exit 1; }
+done
+echo "done in $(elapsed) s: pipelines $R/mini and $R/mini-clap"

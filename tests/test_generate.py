@@ -1,0 +1,118 @@
+"""Temporal re-ranking hands its score reports on: the kept candidate is scored once, by the pipeline, and what
+`generate_to_folder` writes is that report (tiny random pipeline, nothing downloaded)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tclap_gen.audio import load_audio
+from tclap_gen.generate import generate_to_folder, safe_stem
+from tclap_gen.scoring import TemporalScorer
+from tclap_gen.tiny_components import tiny_pipeline
+
+PROMPTS = ["a dog barks then a car horn honks", "glass smashing followed by a bicycle bell"]
+SECONDS = 0.25  # the tiny vocoder makes 4 samples a mel frame: keep the latents short
+STEPS = 2
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_tclap):
+    pipe = tiny_pipeline(tiny_tclap)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def small_scorer(tclap, **kwargs):
+    """Windows short enough that a 0.25 s clip has several of them (a report with a real timeline)."""
+    return TemporalScorer(tclap, window_s=0.1, hop_s=0.05, **kwargs)
+
+
+def counting(scorer, monkeypatch):
+    """Record every wave `scorer.score` is called with."""
+    calls = []
+    score = scorer.score
+
+    def wrapper(wave, sampling_rate, prompt):
+        calls.append((np.array(wave, copy=True), prompt))
+        return score(wave, sampling_rate=sampling_rate, prompt=prompt)
+
+    monkeypatch.setattr(scorer, "score", wrapper)
+    return calls
+
+
+def assert_same_report(report, fresh):
+    assert report.to_dict() == fresh.to_dict()
+    np.testing.assert_array_equal(report.times, fresh.times)
+    np.testing.assert_allclose(report.curves, fresh.curves, atol=1e-6)
+    np.testing.assert_array_equal(report.wave, fresh.wave)
+    assert (report.window_s, report.hop_s) == (fresh.window_s, fresh.hop_s)
+
+
+def test_pipeline_returns_the_kept_candidates_reports(pipe, tiny_tclap):
+    n = 2
+    kwargs = dict(num_inference_steps=STEPS, num_waveforms_per_prompt=n, audio_length_in_s=SECONDS)
+    candidates = pipe(PROMPTS, generator=torch.Generator().manual_seed(3), **kwargs).audios
+    scorer = small_scorer(tiny_tclap)
+    out = pipe(PROMPTS, generator=torch.Generator().manual_seed(3), rerank="temporal", scorer=scorer, **kwargs)
+    assert len(out.reports) == len(PROMPTS)
+    fresh_scorer = small_scorer(tiny_tclap)
+    for i, prompt in enumerate(PROMPTS):
+        report = out.reports[i]
+        assert report.prompt == prompt and len(report.times) == 4  # the given scorer's windows, not the default's
+        assert report.faithfulness == out.scores[i] == max(out.candidates_scores[i])
+        # the report is that of the kept audio: the same as scoring it afresh
+        assert_same_report(report, fresh_scorer.score(out.audios[i], sampling_rate=pipe.sampling_rate, prompt=prompt))
+        best = int(np.argmax(out.candidates_scores[i]))
+        np.testing.assert_array_equal(out.audios[i], candidates[i * n + best])
+    assert len({round(s, 9) for row in out.candidates_scores for s in row}) == n * len(PROMPTS)  # not all ties
+
+    # the tuple form is unchanged; other modes carry no reports; a scorer without temporal re-ranking is a mistake
+    as_tuple = pipe(PROMPTS, generator=torch.Generator().manual_seed(3), rerank="temporal", return_dict=False,
+                    **kwargs)
+    assert len(as_tuple) == 3
+    assert pipe(PROMPTS, rerank="clap", **kwargs).reports is None
+    assert pipe(PROMPTS, **kwargs).reports is None
+    with pytest.raises(ValueError, match="`scorer` is only used with rerank=\"temporal\""):
+        pipe(PROMPTS, rerank="clap", scorer=scorer, **kwargs)
+
+
+def test_generate_scores_the_kept_candidate_once(pipe, tiny_tclap, tmp_path, monkeypatch):
+    n = 3
+    scorer = small_scorer(tiny_tclap)
+    calls = counting(scorer, monkeypatch)
+    records = list(generate_to_folder([PROMPTS[0]], tmp_path, pipe=pipe, scorer=scorer, seed=5, steps=STEPS,
+                                      seconds=SECONDS, candidates=n, rerank="temporal"))
+    # one scoring per candidate during re-ranking, none afterwards (it was n + 1 when generate re-scored the kept one)
+    assert len(calls) == n and all(prompt == PROMPTS[0] for _, prompt in calls)
+
+    record = records[0]
+    candidates = pipe(PROMPTS[0], num_inference_steps=STEPS, audio_length_in_s=SECONDS, num_waveforms_per_prompt=n,
+                      generator=torch.Generator().manual_seed(5)).audios  # the same candidates, no re-ranking
+    for (wave, _), candidate in zip(calls, candidates):
+        np.testing.assert_array_equal(wave, candidate)
+    fresh = [small_scorer(tiny_tclap).score(wave, sampling_rate=pipe.sampling_rate, prompt=PROMPTS[0])
+             for wave in candidates]
+    best = int(np.argmax([report.faithfulness for report in fresh]))
+    assert record["score"] == fresh[best].to_dict()  # what is written is the kept candidate's report
+    assert record["rerank_score"] == fresh[best].faithfulness
+    saved, rate = load_audio(record["audio"])
+    assert rate == pipe.sampling_rate
+    np.testing.assert_allclose(saved, candidates[best], atol=1.5 / 32767)  # the kept audio (16-bit PCM)
+    stem = safe_stem(PROMPTS[0])
+    assert json.loads((tmp_path / f"{stem}.json").read_text())["score"] == record["score"]
+    assert (tmp_path / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("candidates, rerank", [(1, "temporal"), (2, "clap"), (2, None)])
+def test_generate_scores_once_without_temporal_reranking(pipe, tiny_tclap, tmp_path, monkeypatch, candidates, rerank):
+    scorer = small_scorer(tiny_tclap)
+    calls = counting(scorer, monkeypatch)
+    record = next(generate_to_folder([PROMPTS[1]], tmp_path, pipe=pipe, scorer=scorer, seed=1, steps=STEPS,
+                                     seconds=SECONDS, candidates=candidates, rerank=rerank))
+    assert len(calls) == 1  # only the kept audio, by generate itself
+    fresh = small_scorer(tiny_tclap).score(calls[0][0], sampling_rate=pipe.sampling_rate, prompt=PROMPTS[1])
+    assert record["score"] == fresh.to_dict()
+    assert record["rerank"] == (rerank if candidates > 1 else None)
+    assert (record["rerank_score"] is None) == (candidates == 1 or rerank is None)

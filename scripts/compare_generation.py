@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         results[name] = {**judge(scorer, waves, rate, prompts), "generation_s_per_clip": round(seconds / len(waves), 2)}
         if args.out is not None:
             for i, wave in enumerate(waves):
-                save_audio(args.out / name / f"{i:03d}.wav", wave, rate)
+                save_audio(args.out / Path(name).name / f"{i:03d}.wav", wave, rate)  # a folder path -> its name
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     config["clips"] = [str(c) for c in args.clips]
     if args.json:

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .audio import load_audio, rms_db, trim_silence
-from .captions import CaptionError, label_to_phrase, order_negatives, parse_events, render_caption
+from .captions import TEMPLATES, CaptionError, label_to_phrase, order_negatives, parse_events, render_caption
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,9 @@ class TemporalExample:
     audio_negatives: list[np.ndarray] = field(default_factory=list)
     timeline: list[Event] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    # The same events in the same order written with another template ("A then B" -> "B after A"): the
+    # text-only order term of training (loss.paraphrase_weight) pulls a caption towards it, away from its negatives.
+    paraphrase: str | None = None
 
 
 _ESC50_COLUMNS = {"filename", "fold", "category", "src_file"}
@@ -602,7 +605,15 @@ class MixupDataset(_ClipDataset):
             audio_negatives=audio_negatives,
             timeline=timeline,
             labels=labels,
+            paraphrase=_paraphrase(phrases, rendered.template, _item_rng(self.seed + 1, self.epoch, index)),
         )
+
+
+def _paraphrase(phrases: list[str], template: str, rng: random.Random) -> str | None:
+    """`phrases` in the same order with another template than `template` (its own rng, so that drawing it leaves
+    the items unchanged); None when no other template fits."""
+    others = [name for name, (counts, _) in TEMPLATES.items() if name != template and len(phrases) in counts]
+    return render_caption(phrases, rng, template=rng.choice(others)).text if others else None
 
 
 # (template, number of events) -> event orders of its negatives. With distinct phrases the orders depend only
@@ -873,7 +884,11 @@ def collate_examples(examples: Sequence[TemporalExample]) -> dict:
     if len(rates) != 1:
         raise ValueError(f"collate_examples: examples have different sampling rates {sorted(rates)}")
     negatives, negative_owner, audio_negatives, audio_negative_owner = [], [], [], []
+    paraphrases, paraphrase_owner = [], []
     for i, example in enumerate(examples):
+        if example.paraphrase is not None and example.negatives:
+            paraphrases.append(example.paraphrase)
+            paraphrase_owner.append(i)
         negatives.extend(example.negatives)
         negative_owner.extend([i] * len(example.negatives))
         audio_negatives.extend(example.audio_negatives)
@@ -886,6 +901,8 @@ def collate_examples(examples: Sequence[TemporalExample]) -> dict:
         "negative_owner": torch.tensor(negative_owner, dtype=torch.long),
         "audio_negatives": audio_negatives,
         "audio_negative_owner": torch.tensor(audio_negative_owner, dtype=torch.long),
+        "paraphrases": paraphrases,
+        "paraphrase_owner": torch.tensor(paraphrase_owner, dtype=torch.long),
         "labels": [list(e.labels) for e in examples],
         "timelines": [list(e.timeline) for e in examples],
     }

@@ -35,6 +35,7 @@ __all__ = [
     "clamp_logit_scale",
     "contrastive_loss",
     "gather_features",
+    "paraphrase_loss",
     "temporal_loss",
 ]
 
@@ -294,6 +295,39 @@ def temporal_loss(
         # Zero that is part of the graph, so backward() on it (or on a sum with it) still works.
         return (audio_emb.sum() + pos_text_emb.sum()) * 0.0
     return torch.cat(terms).mean()
+
+
+def paraphrase_loss(
+    text_emb: torch.Tensor,
+    paraphrase_emb: torch.Tensor,
+    paraphrase_owner: torch.Tensor,
+    neg_text_emb: torch.Tensor,
+    neg_owner: torch.Tensor,
+    logit_scale: ScaleArg,
+) -> torch.Tensor:
+    """Text-only order loss (not in the paper; for towers trained from scratch, off by default).
+
+    Each caption that owns a paraphrase (``paraphrase_owner[j] == i``: the same events in the same order with
+    another template, "A then B" -> "B after A") must be closer to it than to its order negatives (same template,
+    other order): cross-entropy over [paraphrase, negatives] anchored at the caption, with the text->audio scale.
+    Word order is then the only way to tell them apart, so the text tower has to encode it; without that, a tower
+    trained from scratch stays a bag of words and the temporal loss gets no gradient (README, "The mini models").
+    Zero (connected to the graph) when no caption has both a paraphrase and negatives.
+    """
+    _check_emb("text_emb", text_emb)
+    batch, dim = text_emb.shape
+    owner = _check_owner("paraphrase_owner", paraphrase_owner, paraphrase_emb.shape[0], batch, text_emb)
+    neg = _check_owner("neg_owner", neg_owner, neg_text_emb.shape[0], batch, text_emb)
+    if owner.unique().numel() != owner.numel():
+        raise ValueError("`paraphrase_owner` must name each caption at most once")
+    position = torch.full((batch,), -1, dtype=torch.long, device=text_emb.device)
+    position[owner] = torch.arange(owner.numel(), device=text_emb.device)
+    keep = position[neg] >= 0  # negatives of captions that have a paraphrase
+    if not bool(keep.any()):
+        return (text_emb.sum() + paraphrase_emb.sum()) * 0.0
+    _, scale_t2a = _scale_pair(logit_scale, text_emb)
+    terms = _order_terms(text_emb[owner], paraphrase_emb, neg_text_emb[keep], position[neg[keep]], scale_t2a)
+    return terms.mean()
 
 
 # --------------------------------------------------------------------------------------------------

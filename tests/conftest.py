@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random T-CLAP (built offline) and the real clips in tests/data/clips."""
+"""Shared fixtures: a tiny random T-CLAP (built offline), a tiny pipeline around it and the real clips in
+tests/data/clips."""
 
 import os
 from pathlib import Path
@@ -28,3 +29,13 @@ def tiny_tclap():
 def clips_csv() -> Path:
     """metadata.csv (path,label,fold,source_id,seconds) of 12 real clips: 6 classes x 2 recordings."""
     return CLIPS_CSV
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_tclap):
+    """A TClapAudioLDMPipeline of tiny random components around `tiny_tclap`, one per test module."""
+    from tclap_gen.tiny_components import tiny_pipeline
+
+    pipe = tiny_pipeline(tiny_tclap)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

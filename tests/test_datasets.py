@@ -365,6 +365,19 @@ def test_cache_gives_identical_items(records):
     assert len(cached._cache) > 0
 
 
+def test_mixups_carry_a_paraphrase_with_the_same_order_and_collate_it(records):
+    from tclap_gen.captions import parse_events
+
+    dataset = MixupDataset(records, SR, SECONDS, length=12, seed=4)
+    examples = [dataset[i] for i in range(len(dataset))]
+    for example in examples:
+        assert example.paraphrase != example.caption and example.paraphrase not in example.negatives
+        assert parse_events(example.paraphrase).events == parse_events(example.caption).events
+    batch = collate_examples(examples[:3] + [SingleClipDataset(records, SR, SECONDS)[0]])
+    assert batch["paraphrases"] == [e.paraphrase for e in examples[:3]]
+    assert batch["paraphrase_owner"].tolist() == [0, 1, 2]  # the single clip has neither negatives nor paraphrase
+
+
 def test_preload_fills_the_cache_once_and_skips_bad_files(records, tmp_path):
     records, _ = with_bad_files(records, tmp_path)
     plain = MixupDataset(records, 22050, 2.0, length=6, seed=9)
@@ -520,7 +533,7 @@ def test_collate_examples_flattens_negatives_with_owners(records):
     examples = [dataset[i] for i in range(4)] + [SingleClipDataset(records, SR, 2.0)[0]]
     batch = collate_examples(examples)
     assert set(batch) == {"audio", "sampling_rate", "captions", "negatives", "negative_owner", "audio_negatives",
-                          "audio_negative_owner", "labels", "timelines"}
+                          "audio_negative_owner", "paraphrases", "paraphrase_owner", "labels", "timelines"}
     assert batch["sampling_rate"] == SR and len(batch["audio"]) == 5
     assert batch["captions"] == [e.caption for e in examples]
     assert batch["negative_owner"].dtype == torch.long

@@ -10,18 +10,10 @@ import torch
 from tclap_gen.audio import load_audio
 from tclap_gen.generate import generate_to_folder, safe_stem
 from tclap_gen.scoring import TemporalScorer
-from tclap_gen.tiny_components import tiny_pipeline
 
 PROMPTS = ["a dog barks then a car horn honks", "glass smashing followed by a bicycle bell"]
 SECONDS = 0.25  # the tiny vocoder makes 4 samples a mel frame: keep the latents short
 STEPS = 2
-
-
-@pytest.fixture(scope="module")
-def pipe(tiny_tclap):
-    pipe = tiny_pipeline(tiny_tclap)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 def small_scorer(tclap, **kwargs):

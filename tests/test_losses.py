@@ -21,6 +21,7 @@ from tclap_gen.losses import (
     clamp_logit_scale,
     contrastive_loss,
     gather_features,
+    paraphrase_loss,
     temporal_loss,
 )
 
@@ -153,6 +154,24 @@ def test_temporal_by_hand_and_ignores_samples_without_negatives():
     pos2 = pos.clone()
     pos2[1] = torch.tensor([1.0, 0.0])
     assert temporal_loss(audio, pos2, neg, owner, torch.tensor(0.0)).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_paraphrase_by_hand_only_for_captions_with_a_paraphrase():
+    text = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    paraphrase = torch.tensor([[0.8, 0.6]])  # caption 0's
+    negatives = torch.tensor([[0.0, 1.0], [0.6, 0.8], [1.0, 0.0]])
+    neg_owner = torch.tensor([0, 0, 2])  # caption 2 has a negative but no paraphrase: no term
+    scale = (torch.tensor(0.0), torch.tensor(math.log(2.0)))  # text->audio scale 2 is the one used
+    expected = _ce([2 * 0.8, 2 * 0.0, 2 * 0.6], 0)
+    loss = paraphrase_loss(text, paraphrase, torch.tensor([0]), negatives, neg_owner, scale)
+    assert loss.item() == pytest.approx(expected, abs=1e-6)
+    # no caption with both a paraphrase and negatives: zero, still on the graph
+    text.requires_grad_(True)
+    zero = paraphrase_loss(text, paraphrase, torch.tensor([1]), negatives, neg_owner, scale)
+    zero.backward()
+    assert zero.item() == 0.0 and text.grad is not None
+    with pytest.raises(ValueError, match="at most once"):
+        paraphrase_loss(text, torch.cat([paraphrase, paraphrase]), torch.tensor([0, 0]), negatives, neg_owner, scale)
 
 
 def test_temporal_audio_side_by_hand():

@@ -17,13 +17,6 @@ PROMPTS = ["a dog barks then a car horn honks", "glass smashing followed by a bi
 STEPS = 2
 
 
-@pytest.fixture(scope="module")
-def pipe(tiny_tclap):
-    pipe = tiny_pipeline(tiny_tclap)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
 def generate(pipe, prompt=PROMPTS, seed=0, **kwargs):
     kwargs.setdefault("num_inference_steps", STEPS)
     return pipe(prompt, generator=torch.Generator().manual_seed(seed), **kwargs)

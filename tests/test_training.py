@@ -138,6 +138,14 @@ def test_plain_clap_baseline_runs_with_the_same_code(tmp_path):
     assert "plain-CLAP baseline" in (tmp_path / "clap" / "final" / "README.md").read_text()
 
 
+def test_paraphrase_term_is_added_with_its_weight(tmp_path):
+    summary = run(tmp_path / "para", "loss.paraphrase_weight=2.0")
+    assert summary.status == "finished"
+    for _, total, contrastive, temporal, anchor, paraphrase in summary.loss_history:
+        assert paraphrase > 0.0
+        assert total == pytest.approx(contrastive + 0.5 * temporal + 2.0 * paraphrase, rel=1e-4, abs=1e-5)
+
+
 def test_time_budget_stops_saves_and_resumes_and_the_preload_cache_changes_nothing(tmp_path):
     cut = run(tmp_path / "cut", "optim.time_budget_s=0", "data.cache_mb=64")
     assert cut.status == "time budget reached" and cut.steps == 1

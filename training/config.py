@@ -119,6 +119,9 @@ class OptimConfig:
 class LossConfig:
     temporal_weight: float = 0.5  # lambda: 0 trains the plain-CLAP baseline with the same code
     anchor_weight: float = 0.0  # keeps un-ordered captions' text embeddings near the initial encoder's
+    # Not in the paper: a caption must be closer to its paraphrase (same order, another template) than to its
+    # order negatives; makes a from-scratch text tower encode order (losses.paraphrase_loss). 0: off.
+    paraphrase_weight: float = 0.0
 
 
 @dataclass
@@ -210,6 +213,7 @@ class TrainConfig:
         need(self.data.samples_per_epoch >= o.batch_size, "data.samples_per_epoch", "must be at least optim.batch_size")
         need(self.loss.temporal_weight >= 0, "loss.temporal_weight", "must be >= 0")
         need(self.loss.anchor_weight >= 0, "loss.anchor_weight", "must be >= 0")
+        need(self.loss.paraphrase_weight >= 0, "loss.paraphrase_weight", "must be >= 0")
         need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: no checkpoints)")
         need(self.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
         need(self.log_every > 0, "log_every", "must be positive")

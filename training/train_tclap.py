@@ -409,7 +409,7 @@ class FeatureCollator:
         batch = collate_examples(examples)
         waves = [self._wave(w) for w in batch["audio"] + batch["audio_negatives"]]
         features = clap_audio_features(self.feature_extractor, waves, self.truncation)
-        texts = batch["captions"] + batch["negatives"]
+        texts = batch["captions"] + batch["negatives"] + batch["paraphrases"]  # the loss slices them in this order
         tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.tokenizer.model_max_length,
                                 return_tensors="pt")
 
@@ -425,6 +425,7 @@ class FeatureCollator:
             "attention_mask": tokens["attention_mask"],
             "negative_owner": batch["negative_owner"],
             "audio_negative_owner": batch["audio_negative_owner"],
+            "paraphrase_owner": batch["paraphrase_owner"],
             "anchor_mask": torch.tensor([unordered(c) for c in batch["captions"]], dtype=torch.bool),
             "bad": bad,
         }
@@ -519,6 +520,7 @@ class StepLoss:
     contrastive: torch.Tensor
     temporal: torch.Tensor
     anchor: torch.Tensor
+    paraphrase: torch.Tensor
 
 
 def _global_share(count: int, accelerator, device) -> float:
@@ -531,15 +533,16 @@ def _global_share(count: int, accelerator, device) -> float:
 
 
 def compute_loss(module, batch: dict, loss_fn, clap, anchor_weight: float, reference=None, accelerator=None,
-                 autocast=None) -> StepLoss:
+                 autocast=None, paraphrase_weight: float = 0.0) -> StepLoss:
     """One forward of positives and negatives together (one forward per backward, as DDP wants), then the loss."""
-    from tclap_gen.losses import contrastive_loss, temporal_loss
+    from tclap_gen.losses import contrastive_loss, paraphrase_loss, temporal_loss
 
     n = int(batch["anchor_mask"].shape[0])
     with (autocast() if autocast else _null()):
         audio_all, text_all = module(batch["input_features"], batch["input_ids"], batch["attention_mask"])
     audio_all, text_all = audio_all.float(), text_all.float()
     audio, text = audio_all[:n], text_all[:n]
+    end = n + int(batch["negative_owner"].numel())  # text rows: captions, their negatives, then paraphrases
     scales = (clap.logit_scale_a, clap.logit_scale_t)
     contrastive = contrastive_loss(audio, text, scales, accelerator=accelerator)
     zero = contrastive * 0.0
@@ -547,7 +550,7 @@ def compute_loss(module, batch: dict, loss_fn, clap, anchor_weight: float, refer
     total = contrastive
     if loss_fn.temporal_weight > 0:
         neg_owner, audio_neg_owner = batch["negative_owner"], batch["audio_negative_owner"]
-        temporal = temporal_loss(audio, text, text_all[n:], neg_owner, scales,
+        temporal = temporal_loss(audio, text, text_all[n:end], neg_owner, scales,
                                  audio_neg_emb=audio_all[n:], audio_neg_owner=audio_neg_owner)
         terms = int(torch.unique(neg_owner).numel() + torch.unique(audio_neg_owner).numel())
         temporal = temporal * _global_share(terms, accelerator, audio.device)
@@ -564,8 +567,14 @@ def compute_loss(module, batch: dict, loss_fn, clap, anchor_weight: float, refer
             anchor = (1.0 - (text[mask] * original).sum(-1)).mean()
         anchor = anchor * _global_share(rows, accelerator, audio.device)
         total = total + anchor_weight * anchor
-    # temporal and anchor are scaled so that their mean over processes is the global-batch mean.
-    return StepLoss(total=total, contrastive=contrastive, temporal=temporal, anchor=anchor)
+    paraphrase = zero
+    if paraphrase_weight > 0:
+        owner = batch["paraphrase_owner"]
+        paraphrase = paraphrase_loss(text, text_all[end:], owner, text_all[n:end], batch["negative_owner"], scales)
+        paraphrase = paraphrase * _global_share(int(owner.numel()), accelerator, audio.device)
+        total = total + paraphrase_weight * paraphrase
+    # temporal, anchor and paraphrase are scaled so that their mean over processes is the global-batch mean.
+    return StepLoss(total=total, contrastive=contrastive, temporal=temporal, anchor=anchor, paraphrase=paraphrase)
 
 
 @contextmanager
@@ -649,13 +658,14 @@ def evaluate(clap, processor, module, reference, ctx: dict, config: TrainConfig,
     try:
         with preserved_rng(), torch.no_grad():
             if ctx["eval_batches"]:
-                sums = {"loss": 0.0, "contrastive": 0.0, "temporal": 0.0, "anchor": 0.0}
+                sums = {"loss": 0.0, "contrastive": 0.0, "temporal": 0.0, "anchor": 0.0, "paraphrase": 0.0}
                 for batch in ctx["eval_batches"]:
                     batch = {k: (v.to(accelerator.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
                     out = compute_loss(module, batch, ctx["loss_fn"], clap, config.loss.anchor_weight, reference,
-                                       None, accelerator.autocast)
+                                       None, accelerator.autocast, config.loss.paraphrase_weight)
                     for key, value in (("loss", out.total), ("contrastive", out.contrastive),
-                                       ("temporal", out.temporal), ("anchor", out.anchor)):
+                                       ("temporal", out.temporal), ("anchor", out.anchor),
+                                       ("paraphrase", out.paraphrase)):
                         sums[key] += float(value) / len(ctx["eval_batches"])
                 metrics.update({f"eval/{k}": v for k, v in sums.items()})
             try:
@@ -753,7 +763,7 @@ class TrainSummary:
     bad_files: dict = field(default_factory=dict)  # path -> reason
     skipped_captions: int = 0
     metrics: dict = field(default_factory=dict)
-    loss_history: list = field(default_factory=list)  # [step, total, contrastive, temporal, anchor]
+    loss_history: list = field(default_factory=list)  # [step, total, contrastive, temporal, anchor, paraphrase]
     message: str = ""
 
 
@@ -939,7 +949,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                     desc=f"train {config.recipe}", dynamic_ncols=True)
     train_s = wait_s = 0.0
     session_samples = 0
-    window = {"loss": 0.0, "contrastive": 0.0, "temporal": 0.0, "anchor": 0.0}
+    window = {"loss": 0.0, "contrastive": 0.0, "temporal": 0.0, "anchor": 0.0, "paraphrase": 0.0}
     device = accelerator.device
     last_ckpt = list_checkpoints(ckpt_dir)[-1][1] if list_checkpoints(ckpt_dir) else None
     diverged = None
@@ -967,7 +977,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
 
             with accelerator.accumulate(module):
                 out = compute_loss(module, batch, loss_fn, unwrapped.clap, config.loss.anchor_weight, reference,
-                                   accelerator)
+                                   accelerator, paraphrase_weight=config.loss.paraphrase_weight)
                 total = out.total
                 if step + 1 == config.debug.nan_at_step and config.debug.nan_rank in (None, accelerator.process_index):
                     total = total * float("nan")
@@ -987,7 +997,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                     grad_norm = float(accelerator.clip_grad_norm_(module.parameters(), o.max_grad_norm))
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-            values = torch.stack([total.detach(), out.contrastive.detach(), out.temporal.detach(), out.anchor.detach()])
+            values = torch.stack([total.detach(), out.contrastive.detach(), out.temporal.detach(), out.anchor.detach(),
+                                  out.paraphrase.detach()])
             for key, value in zip(window, values.tolist()):
                 window[key] += value / o.grad_accum_steps
             if not accelerator.sync_gradients:
@@ -1014,7 +1025,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
             if step % config.log_every == 0 or step == o.max_steps:
                 accelerator.log({
                     "train/loss": means[0], "train/contrastive": means[1], "train/temporal": means[2],
-                    "train/anchor": means[3], "train/lr": scheduler.get_last_lr()[0], "train/grad_norm": grad_norm,
+                    "train/anchor": means[3], "train/paraphrase": means[4], "train/lr": scheduler.get_last_lr()[0], "train/grad_norm": grad_norm,
                     "train/logit_scale_a": unwrapped.clap.logit_scale_a.exp().item(),
                     "train/samples_per_s": session_samples / max(train_s, 1e-9),
                     "train/data_wait_share": wait_s / max(train_s, 1e-9),

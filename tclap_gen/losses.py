@@ -315,7 +315,7 @@ def paraphrase_loss(
     Zero (connected to the graph) when no caption has both a paraphrase and negatives.
     """
     _check_emb("text_emb", text_emb)
-    batch, dim = text_emb.shape
+    batch = text_emb.shape[0]
     owner = _check_owner("paraphrase_owner", paraphrase_owner, paraphrase_emb.shape[0], batch, text_emb)
     neg = _check_owner("neg_owner", neg_owner, neg_text_emb.shape[0], batch, text_emb)
     if owner.unique().numel() != owner.numel():

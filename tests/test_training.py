@@ -400,6 +400,13 @@ def test_feature_collator_batches_features_tokens_and_negatives(tiny_tclap):
 
     expected = tiny_tclap.audio_inputs([resample(wave, 8000, 16000)], 16000)["input_features"]
     torch.testing.assert_close(batch["input_features"][1:2], expected)
+    # paraphrases are tokenized (after the negatives) only for a collator asked for them
+    paraphrased = TemporalExample(audio=wave, sampling_rate=8000, caption="a bell then a splash",
+                                  negatives=["a splash then a bell"], paraphrase="a splash after a bell")
+    assert collator([(paraphrased, [])])["input_ids"].shape[0] == 2
+    with_paraphrases = FeatureCollator(tiny_tclap.processor.feature_extractor, tiny_tclap.processor.tokenizer,
+                                       data_rate=8000, paraphrases=True)([(paraphrased, [])])
+    assert with_paraphrases["input_ids"].shape[0] == 3 and with_paraphrases["paraphrase_owner"].tolist() == [0]
 
 
 def test_global_batchnorm_matches_batchnorm_in_one_process():

@@ -375,8 +375,9 @@ class FeatureCollator:
     negatives) and token ids for the captions (and text negatives), so the loop only moves tensors."""
 
     def __init__(self, feature_extractor, tokenizer, data_rate: int, enable_fusion: bool = False,
-                 max_audio_negatives: int | None = None):
+                 max_audio_negatives: int | None = None, paraphrases: bool = False):
         self.feature_extractor = feature_extractor
+        self.paraphrases = paraphrases  # tokenize the mix-ups' paraphrases (only loss.paraphrase_weight uses them)
         self.max_audio_negatives = max_audio_negatives
         self.tokenizer = tokenizer
         self.data_rate = int(data_rate)
@@ -409,6 +410,8 @@ class FeatureCollator:
         batch = collate_examples(examples)
         waves = [self._wave(w) for w in batch["audio"] + batch["audio_negatives"]]
         features = clap_audio_features(self.feature_extractor, waves, self.truncation)
+        if not self.paraphrases:  # no text forward for what no loss reads
+            batch["paraphrases"], batch["paraphrase_owner"] = [], batch["paraphrase_owner"][:0]
         texts = batch["captions"] + batch["negatives"] + batch["paraphrases"]  # the loss slices them in this order
         tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.tokenizer.model_max_length,
                                 return_tensors="pt")
@@ -872,7 +875,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
 
     collator = FeatureCollator(processor.feature_extractor, processor.tokenizer, config.data.sampling_rate,
                                enable_fusion=bool(getattr(clap.config.audio_config, "enable_fusion", False)),
-                               max_audio_negatives=config.data.max_audio_negatives)
+                               max_audio_negatives=config.data.max_audio_negatives,
+                               paraphrases=config.loss.paraphrase_weight > 0)
     workers = config.data.num_workers
     if workers < 0:  # one per core left over by the training processes on this machine, at most 8
         workers = max(1, min(8, (os.cpu_count() or 2) // max(1, accelerator.num_processes) - 1))

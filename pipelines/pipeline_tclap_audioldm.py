@@ -478,22 +478,16 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
     def score_candidates(
         self, waveforms: torch.Tensor, rerank: str, prompts: list[str] | None, text_embeds: torch.Tensor,
         scorer=None,
-    ) -> list[float]:
-        """One score per waveform. waveforms: (prompts x N, samples); prompts / text_embeds: one per waveform.
-
-        `scorer`: the TemporalScorer for rerank="temporal" (default: `TemporalScorer(self.get_tclap())`)."""
+    ) -> tuple[list[float], list | None]:
+        """One score per waveform, and with rerank="temporal" the TemporalScorer's report of each (whose
+        `faithfulness` is the score; None for "clap"), so that the kept candidates need no second scoring.
+        waveforms: (prompts x N, samples); prompts / text_embeds: one per waveform. `scorer`: the TemporalScorer
+        for rerank="temporal" (default: `TemporalScorer(self.get_tclap())`, default settings)."""
         if rerank == "clap":
             # cosine between the T-CLAP audio embedding and the (normalised) text embedding that conditioned it
             audio = self.get_tclap().embed_audio(list(waveforms.numpy()), sampling_rate=self.sampling_rate)
             text = F.normalize(text_embeds.float(), dim=-1).to(audio.device)
-            return (audio * text).sum(-1).tolist()
-        return [float(report.faithfulness) for report in self.temporal_reports(waveforms, prompts, scorer)]
-
-    def temporal_reports(self, waveforms: torch.Tensor, prompts: list[str], scorer=None) -> list:
-        """The TemporalScorer's report (`tclap_gen.scoring.ScoreReport`) of each waveform against its own prompt:
-        what rerank="temporal" ranks by (its `faithfulness`). waveforms: (W, samples); prompts: W strings.
-
-        `scorer`: the TemporalScorer to use (default: `TemporalScorer(self.get_tclap())`, default settings)."""
+            return (audio * text).sum(-1).tolist(), None
         if prompts is None or len(prompts) != len(waveforms):
             raise ValueError(f"temporal scoring needs one prompt per waveform: {len(waveforms)} waveforms, "
                              f"{None if prompts is None else len(prompts)} prompts")
@@ -501,8 +495,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             from tclap_gen.scoring import TemporalScorer  # lazy: only re-ranking needs it
 
             scorer = TemporalScorer(self.get_tclap())
-        return [scorer.score(wave, sampling_rate=self.sampling_rate, prompt=text)
-                for wave, text in zip(waveforms.numpy(), prompts)]
+        reports = [scorer.score(wave, sampling_rate=self.sampling_rate, prompt=text)
+                   for wave, text in zip(waveforms.numpy(), prompts)]
+        return [float(report.faithfulness) for report in reports], reports
 
     def warn_unknown_events(self, prompts: list[str]) -> None:
         """Warn when a prompt names sounds the T-CLAP was not trained on (its info.extra["classes"])."""
@@ -691,16 +686,11 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             per_wave_prompts = None
             if prompts is not None:
                 per_wave_prompts = [p for p in prompts for _ in range(num_waveforms_per_prompt)]
-            if rerank == "temporal":
-                # keep every candidate's full report: the kept ones are returned, so no caller scores them again
-                candidate_reports = self.temporal_reports(audio, per_wave_prompts, scorer)
-                flat = [float(report.faithfulness) for report in candidate_reports]
-            else:
-                flat = self.score_candidates(audio, rerank, per_wave_prompts, prompt_embeds)
+            flat, candidate_reports = self.score_candidates(audio, rerank, per_wave_prompts, prompt_embeds, scorer)
             keep, candidates_scores = best_per_prompt(flat, batch_size, num_waveforms_per_prompt)
             audio = audio[keep]
             scores = [candidates_scores[i][k - i * num_waveforms_per_prompt] for i, k in enumerate(keep)]
-            if rerank == "temporal":
+            if candidate_reports is not None:  # the kept ones are returned, so no caller scores them again
                 reports = [candidate_reports[k] for k in keep]
 
         self.maybe_free_model_hooks()

@@ -248,14 +248,8 @@ def pick_candidates(pipe, audios: torch.Tensor, batch: list[PromptItem], prompt_
     from tclap_gen.pipelines.pipeline_tclap_audioldm import best_per_prompt
 
     prompts = [item.prompt for item in batch for _ in range(per_prompt)]
-    reports = None
-    if options.rerank == "temporal":
-        # keep every candidate's report: the kept one is written as is, not scored a second time
-        reports = pipe.temporal_reports(audios, prompts, scorer)
-        flat = [float(report.faithfulness) for report in reports]
-    else:
-        flat = pipe.score_candidates(audios, options.rerank, prompts,
-                                     prompt_embeds.repeat_interleave(per_prompt, dim=0))
+    flat, reports = pipe.score_candidates(audios, options.rerank, prompts,
+                                          prompt_embeds.repeat_interleave(per_prompt, dim=0), scorer)
     keep, grid = best_per_prompt(flat, len(batch), per_prompt)
     kept_reports = [reports[k] for k in keep] if reports is not None else [None] * len(batch)
     return audios[keep], [max(row) for row in grid], kept_reports

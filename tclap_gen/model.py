@@ -205,7 +205,7 @@ def clap_audio_features(feature_extractor: ClapFeatureExtractor, waves, truncati
 
     For unfused models and waves no longer than the extractor's window (the only case this project feeds it: waves
     are cropped first) the STFT runs as one matrix FFT per wave instead of transformers' frame-by-frame loop, about
-    ten times faster; that is what keeps the training's data loaders ahead of the GPU. Other cases go to the
+    five times faster; that is what keeps the training's data loaders ahead of the GPU. Other cases go to the
     extractor itself (fusion and random crops draw random numbers).
     """
     from numpy.lib.stride_tricks import sliding_window_view

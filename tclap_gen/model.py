@@ -329,6 +329,34 @@ def build_clap(tokenizer, size: ClapSize | None = None, seed: int = 0) -> TClap:
     return TClap(model, ClapProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer))
 
 
+def add_order_bias(model: ClapModel, strength: float, stages: int = 2) -> None:
+    """Add a directional pattern to the relative position biases of the last `stages` audio stages (in place).
+
+    HTSAT stacks the window's time chunks as bands of rows of its input image, and in the last stages a row is a
+    stretch of time. Its relative position biases start near zero, so attention ignores direction, the average
+    pool ignores position, and "A then B" embeds like "B then A": a tower trained from scratch never escaped that
+    (README, "The mini models"). Here even heads of each attention get `strength` x (row offset), so they attend
+    to EARLIER rows, and odd heads the opposite, to LATER rows; the pooled embedding then carries what comes first
+    and last, and training refines the pattern. Pretrained HTSATs inherit trained biases (from ImageNet Swin)
+    and do not need it.
+    """
+    strength = float(strength)
+    if not np.isfinite(strength) or strength < 0:
+        raise ValueError(f"order bias strength must be a finite number >= 0, got {strength}")
+    layers = model.audio_model.audio_encoder.layers
+    if not 1 <= stages <= len(layers):
+        raise ValueError(f"stages must be between 1 and {len(layers)} (the audio stages), got {stages}")
+    for stage in layers[len(layers) - stages :]:
+        for block in stage.blocks:
+            attention = block.attention.self
+            table = attention.relative_position_bias_table  # ((2*Wh-1)*(2*Ww-1), heads)
+            height, width = attention.window_size
+            row_offset = torch.arange(table.shape[0]) // (2 * width - 1) - (height - 1)  # query row - key row
+            sign = torch.tensor([1.0 if head % 2 == 0 else -1.0 for head in range(table.shape[1])])
+            with torch.no_grad():
+                table.add_(strength * row_offset[:, None].to(table) * sign[None, :].to(table))
+
+
 TINY_CORPUS = [
     "a dog barks then a car horn honks",
     "glass smashing followed by a bicycle bell",

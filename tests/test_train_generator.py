@@ -156,6 +156,37 @@ def test_fp16_weights_halve_the_folder(trained, tmp_path):
         assert {handle.get_slice(k).get_dtype() for k in handle.keys()} == {"F16"}
 
 
+def test_unpacked_parts_reassemble_around_another_tclap(trained, tmp_path, clips_csv):
+    """training/recipes/unpack_pipeline.py + --stage assemble: what run 3 did (new T-CLAP, same UNet/VAE/vocoder)."""
+    import importlib.util
+
+    from tclap_gen.model import tiny_tclap
+    from tclap_gen.pipelines.pipeline_tclap_audioldm import TClapAudioLDMPipeline
+
+    cfg, results, _, _ = trained
+    path = Path(__file__).resolve().parent.parent / "training" / "recipes" / "unpack_pipeline.py"
+    spec = importlib.util.spec_from_file_location("unpack_pipeline", path)
+    unpack_pipeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(unpack_pipeline)
+
+    run = tmp_path / "run"
+    assert unpack_pipeline.main([str(results["assemble"]), str(run), "vae", "vocoder", "unet"]) == 0
+    assert json.loads((run / "unet" / "done.json").read_text())["steps"] == cfg.unet.steps
+    other = tiny_tclap(seed=11).save_pretrained(tmp_path / "other-tclap")
+    again = tg.load_config(TINY, [f"output_dir={run}", f"data.root={clips_csv.parent}", f"unet.tclap={other}",
+                                  f"assemble.output={tmp_path / 'p'}"])
+    assert tg.run_stages(again, "all", resume=True)["unet"].skipped  # nothing retrained
+    old = TClapAudioLDMPipeline.from_pretrained(str(results["assemble"]))
+    new = TClapAudioLDMPipeline.from_pretrained(str(tmp_path / "p"))
+    for a, b in zip(old.unet.state_dict().values(), new.unet.state_dict().values()):
+        assert torch.equal(a, b)
+    old_embeds, _ = old.encode_prompt(["a dog barks"], torch.device("cpu"), 1, False)
+    new_embeds, _ = new.encode_prompt(["a dog barks"], torch.device("cpu"), 1, False)
+    assert not torch.allclose(old_embeds, new_embeds)  # the other T-CLAP conditions it
+    assert unpack_pipeline.main([str(tmp_path), str(run), "unet"]) == 2  # not a pipeline folder: clear error
+    assert unpack_pipeline.main([str(results["assemble"]), str(run), "scheduler"]) == 2
+
+
 def test_wavebank_crops_pad_short_clips_with_silence():
     long, short = np.ones(1000, np.float32), np.full(100, 0.5, np.float32)
     bank = tg.WaveBank([long, short], "cpu")

@@ -157,6 +157,20 @@ def test_time_budget_stops_saves_and_resumes_and_the_preload_cache_changes_nothi
     assert_same_weights(weights(tmp_path / "whole" / "final"), weights(tmp_path / "cut" / "final"), atol=1e-6)
 
 
+def test_audio_order_bias_is_added_to_the_initial_model(tmp_path):
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=True)
+    plain, _ = build_model(config_for(tmp_path / "a", *FAST), [], accelerator)
+    biased, base = build_model(config_for(tmp_path / "b", *FAST, "model.audio_order_bias=2"), [], accelerator)
+    assert "audio order bias 2" in base
+    key = "audio_model.audio_encoder.layers.1.blocks.0.attention.self.relative_position_bias_table"
+    difference = biased.model.state_dict()[key] - plain.model.state_dict()[key]  # same seed otherwise
+    assert difference[:, 0].max() == 2 * (biased.model.config.audio_config.window_size - 1)
+    with pytest.raises(ConfigError, match="model.audio_order_bias"):
+        config_for(tmp_path / "c", "model.audio_order_bias=-1")
+
+
 def test_freezing_the_audio_tower_keeps_its_weights(tmp_path):
     from accelerate import Accelerator
 

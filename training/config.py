@@ -57,6 +57,9 @@ class ModelConfig:
     freeze_audio: bool = False
     freeze_text: bool = False
     dropout: float | None = None  # overrides every dropout / drop-path probability of the model
+    # > 0: add a directional pattern to the last two audio stages' position biases (tclap_gen.model.add_order_bias)
+    # so that an HTSAT trained from scratch can learn event order; 0 for pretrained towers.
+    audio_order_bias: float = 0.0
 
 
 @dataclass
@@ -179,6 +182,7 @@ class TrainConfig:
         need(not (self.model.freeze_audio and self.model.freeze_text), "model.freeze_audio",
              "freezing both towers leaves nothing to train but the logit scales")
         need(self.model.dropout is None or 0 <= self.model.dropout < 1, "model.dropout", "must be in [0, 1)")
+        need(0 <= self.model.audio_order_bias < float("inf"), "model.audio_order_bias", "must be a finite number >= 0")
         need(self.mixed_precision in (None, "no", "fp16", "bf16"), "mixed_precision", "must be no, fp16, bf16 or null")
         need(self.trackers in ("auto", "tensorboard", "none"), "trackers", "must be auto, tensorboard or none")
         need(self.data.sampling_rate > 0, "data.sampling_rate", "must be positive")

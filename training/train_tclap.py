@@ -207,7 +207,7 @@ def build_model(config: TrainConfig, phrases: list[str], accelerator):
     output folder) and the name of what it started from."""
     from transformers import RobertaTokenizer
 
-    from tclap_gen.model import ClapSize, TClap, build_clap, build_tokenizer
+    from tclap_gen.model import ClapSize, TClap, add_order_bias, build_clap, build_tokenizer
 
     m = config.model
     if m.init == "pretrained":
@@ -242,6 +242,9 @@ def build_model(config: TrainConfig, phrases: list[str], accelerator):
         base = f"{base} + text tower of {m.text_tower_from}"
     if m.dropout is not None:
         set_dropout(tclap.model, m.dropout)
+    if m.audio_order_bias > 0:
+        add_order_bias(tclap.model, m.audio_order_bias)
+        base = f"{base} + audio order bias {m.audio_order_bias:g}"
     return tclap, base
 
 

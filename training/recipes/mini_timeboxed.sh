@@ -15,6 +15,11 @@
 # captions/{audiocaps/train.csv,clotho/development.csv} (both runs used an Ogg/Opus copy made by compress_data.py,
 # to fit the upload). The full-length recipe, with checkpoints and --resume at every stage, is mini.sh.
 # TCLAP_SET / GEN_SET: extra "--set key=value" arguments for the T-CLAP / generator runs (e.g. a smoke run on a CPU).
+# FROM=folder holding mini/ and mini-clap/ pipelines: fine-tune their T-CLAPs instead of starting from scratch;
+# with KEEP_UNETS=1 their UNets are kept as they are (no UNet training). Run 3, which made the shipped T-CLAPs:
+#   FROM=run2 REUSE=run2/mini KEEP_UNETS=1 MP=no THREADS=1 WORKERS=1 TCLAP_STEPS=600 TCLAP_S=99999 \
+#     TCLAP_SET="--set model.audio_order_bias=3 --set loss.paraphrase_weight=1 ..." bash training/recipes/mini_timeboxed.sh
+#   (the exact arguments are in training/runs_record/run3/README.md)
 set -uo pipefail
 T0=$(date +%s)
 PY=${PYTHON:-python}
@@ -22,8 +27,9 @@ export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${THREADS:-3} TOKENIZ
 R=${RUNS:-runs/timeboxed}; mkdir -p "$R/logs"; D=$(realpath "${DATA:-../shared/data}")
 MP=${MP:-bf16}; TCLAP_STEPS=${TCLAP_STEPS:-3000}; TCLAP_S=${TCLAP_S:-330}; UNET_S=${UNET_S:-150}
 elapsed() { echo $(( $(date +%s) - T0 )); }
-tclap() {  # tclap RECIPE FOLDER
-  $PY -m tclap_gen.training.train_tclap --config "$1" --data-root "$D" --output-dir "$R/$2" \
+tclap() {  # tclap RECIPE FOLDER (the recipe names mini / mini-clap are also the pipeline folders' names)
+  local init=(); [ -n "${FROM:-}" ] && init=(--set model.init=pretrained --set "model.name=$FROM/$1")
+  $PY -m tclap_gen.training.train_tclap --config "$1" --data-root "$D" --output-dir "$R/$2" "${init[@]}" \
     --set "mixed_precision='$MP'" --set optim.max_steps="$TCLAP_STEPS" --set optim.time_budget_s="$TCLAP_S" \
     --set data.num_workers="${WORKERS:-6}" --set eval.at_start=false --set eval.every_steps=1000 --resume \
     ${TCLAP_SET:-} > "$R/logs/$2.log" 2>&1
@@ -38,26 +44,21 @@ tclap mini mini-tclap & P1=$!
 tclap mini-clap mini-clap-tclap & P2=$!
 if [ -n "${REUSE:-}" ]; then
   # the VAE and vocoder of an existing pipeline, as float32 finished stages of both generator runs
-  $PY - "$REUSE" "$R" <<'PY' > "$R/logs/reuse.log" 2>&1 || { echo "reuse failed: see $R/logs/reuse.log"; exit 1; }
-import json, pathlib, sys
-import torch
-from diffusers import AutoencoderKL
-from transformers import SpeechT5HifiGan
-source, runs = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-record = json.loads((source / "generator_training.json").read_text())
-models = {"vae": AutoencoderKL.from_pretrained(source / "vae", torch_dtype=torch.float32),
-          "vocoder": SpeechT5HifiGan.from_pretrained(source / "vocoder", dtype=torch.float32)}
-for run in ("gen-mini", "gen-mini-clap"):
-    for name, model in models.items():
-        model.save_pretrained(runs / run / name / "model")
-        (runs / run / name / "done.json").write_text(json.dumps(record[name]))
-print("reused from", source, {name: record[name] for name in models})
-PY
+  for run in gen-mini gen-mini-clap; do
+    $PY training/recipes/unpack_pipeline.py "$REUSE" "$R/$run" vae vocoder >> "$R/logs/reuse.log" 2>&1 \
+      || { echo "reuse failed: see $R/logs/reuse.log"; exit 1; }
+  done
 else
   gen gen-mini --stage vae --set vae.time_budget_s="${VAE_S:-120}" > "$R/logs/vae.log" 2>&1 & P3=$!
   gen gen-mini --stage vocoder --set vocoder.time_budget_s="${VOCODER_S:-200}" > "$R/logs/vocoder.log" 2>&1 & P4=$!
   wait $P3 && wait $P4 || { echo "vae/vocoder failed: see $R/logs"; exit 1; }
   mkdir -p "$R/gen-mini-clap" && cp -r "$R/gen-mini/vae" "$R/gen-mini/vocoder" "$R/gen-mini-clap/"
+fi
+if [ -n "${KEEP_UNETS:-}" ]; then  # finished UNet stages: the UNet step below skips them
+  for name in mini mini-clap; do
+    $PY training/recipes/unpack_pipeline.py "$FROM/$name" "$R/gen-$name" unet >> "$R/logs/reuse.log" 2>&1 \
+      || { echo "keeping the UNets failed: see $R/logs/reuse.log"; exit 1; }
+  done
 fi
 wait $P1 || { echo "mini T-CLAP failed: see $R/logs/mini-tclap.log"; exit 1; }
 wait $P2 || { echo "mini-clap failed: see $R/logs/mini-clap-tclap.log"; exit 1; }

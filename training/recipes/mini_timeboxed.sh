@@ -54,7 +54,7 @@ else
   wait $P3 && wait $P4 || { echo "vae/vocoder failed: see $R/logs"; exit 1; }
   mkdir -p "$R/gen-mini-clap" && cp -r "$R/gen-mini/vae" "$R/gen-mini/vocoder" "$R/gen-mini-clap/"
 fi
-if [ -n "${KEEP_UNETS:-}" ]; then  # finished UNet stages: the UNet step below skips them
+if [ -n "${KEEP_UNETS:-}" ]; then  # the kept UNets, for the assembly below
   for name in mini mini-clap; do
     $PY training/recipes/unpack_pipeline.py "$FROM/$name" "$R/gen-$name" unet >> "$R/logs/reuse.log" 2>&1 \
       || { echo "keeping the UNets failed: see $R/logs/reuse.log"; exit 1; }
@@ -63,11 +63,13 @@ fi
 wait $P1 || { echo "mini T-CLAP failed: see $R/logs/mini-tclap.log"; exit 1; }
 wait $P2 || { echo "mini-clap failed: see $R/logs/mini-clap-tclap.log"; exit 1; }
 echo "T-CLAPs done at $(elapsed) s"
-U=(--stage unet --set unet.pool_size="${UNET_POOL:-3072}" --set unet.time_budget_s="$UNET_S")
-gen gen-mini "${U[@]}" --set unet.tclap="$R/mini-tclap/final" > "$R/logs/unet-mini.log" 2>&1 & P5=$!
-gen gen-mini-clap "${U[@]}" --set unet.tclap="$R/mini-clap-tclap/final" > "$R/logs/unet-mini-clap.log" 2>&1 & P6=$!
-wait $P5 && wait $P6 || { echo "a UNet failed: see $R/logs/unet-*.log"; exit 1; }
-echo "UNets done at $(elapsed) s"
+if [ -z "${KEEP_UNETS:-}" ]; then  # (a kept UNet stopped by its time budget is not "done": never retrain it)
+  U=(--stage unet --set unet.pool_size="${UNET_POOL:-3072}" --set unet.time_budget_s="$UNET_S")
+  gen gen-mini "${U[@]}" --set unet.tclap="$R/mini-tclap/final" > "$R/logs/unet-mini.log" 2>&1 & P5=$!
+  gen gen-mini-clap "${U[@]}" --set unet.tclap="$R/mini-clap-tclap/final" > "$R/logs/unet-mini-clap.log" 2>&1 & P6=$!
+  wait $P5 && wait $P6 || { echo "a UNet failed: see $R/logs/unet-*.log"; exit 1; }
+  echo "UNets done at $(elapsed) s"
+fi
 for name in mini mini-clap; do
   gen "gen-$name" --stage assemble --set unet.tclap="$R/$name-tclap/final" --set assemble.output="$R/$name" \
     --fp16-weights > "$R/logs/assemble-$name.log" 2>&1 || { echo "assembling $name failed"; exit 1; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The time-boxed mini chain for a short GPU lease (the machines here are lent 15 minutes), which made the SHIPPED
-# `mini` and `mini-clap` pipelines on one H100 (run 2, 2026-11-26, 577 s; logs in training/runs_record/):
+# The time-boxed mini chain for a short GPU lease (the machines here are lent 15 minutes), which made every shipped
+# part of `mini` and `mini-clap` (runs 1-3b, 2026-11-26; logs and commands in training/runs_record/):
 #   1. the mini T-CLAP and the mini-clap baseline side by side: TCLAP_STEPS steps each, stopped after TCLAP_S
 #      seconds if not done (optim.time_budget_s); meanwhile the VAE and vocoder (VAE_S / VOCODER_S seconds),
 #      unless REUSE=pipeline-folder takes them from an existing pipeline (run 2 reused run 1's, see below);
@@ -16,10 +16,11 @@
 # to fit the upload). The full-length recipe, with checkpoints and --resume at every stage, is mini.sh.
 # TCLAP_SET / GEN_SET: extra "--set key=value" arguments for the T-CLAP / generator runs (e.g. a smoke run on a CPU).
 # FROM=folder holding mini/ and mini-clap/ pipelines: fine-tune their T-CLAPs instead of starting from scratch;
-# with KEEP_UNETS=1 their UNets are kept as they are (no UNet training). Run 3, which made the shipped T-CLAPs:
-#   FROM=run2 REUSE=run2/mini KEEP_UNETS=1 MP=no THREADS=1 WORKERS=1 TCLAP_STEPS=600 TCLAP_S=99999 \
-#     TCLAP_SET="--set model.audio_order_bias=3 --set loss.paraphrase_weight=1 ..." bash training/recipes/mini_timeboxed.sh
-#   (the exact arguments are in training/runs_record/run3/README.md)
+# with KEEP_UNETS=1 their UNets are kept as they are (no UNet training), with KEEP_TCLAPS=1 their T-CLAPs (no T-CLAP
+# training: new UNets on the kept T-CLAPs' embeddings, e.g. FROM=tclap_gen/weights REUSE=tclap_gen/weights/mini
+# KEEP_TCLAPS=1 UNET_S=140 on a GPU retrains the shipped UNets for the shipped T-CLAPs). Runs 3 and 3b made the shipped T-CLAPs so,
+# on a CPU, from run 2's pipelines (MP=no THREADS=1 WORKERS=1 and a TCLAP_SET; the exact commands are in
+# training/runs_record/README.md).
 set -uo pipefail
 T0=$(date +%s)
 PY=${PYTHON:-python}
@@ -40,8 +41,14 @@ gen() {  # gen FOLDER ARGS...: one generator run per T-CLAP (they share the VAE 
     --set "mixed_precision='$MP'" --resume "$@" ${GEN_SET:-}
 }
 
-tclap mini mini-tclap & P1=$!
-tclap mini-clap mini-clap-tclap & P2=$!
+tclap_dir() {  # the T-CLAP that conditions pipeline $1
+  if [ -n "${KEEP_TCLAPS:-}" ]; then echo "$FROM/$1"; else echo "$R/$1-tclap/final"; fi
+}
+P1=; P2=
+if [ -z "${KEEP_TCLAPS:-}" ]; then
+  tclap mini mini-tclap & P1=$!
+  tclap mini-clap mini-clap-tclap & P2=$!
+fi
 if [ -n "${REUSE:-}" ]; then
   # the VAE and vocoder of an existing pipeline, as float32 finished stages of both generator runs
   for run in gen-mini gen-mini-clap; do
@@ -60,18 +67,20 @@ if [ -n "${KEEP_UNETS:-}" ]; then  # the kept UNets, for the assembly below
       || { echo "keeping the UNets failed: see $R/logs/reuse.log"; exit 1; }
   done
 fi
-wait $P1 || { echo "mini T-CLAP failed: see $R/logs/mini-tclap.log"; exit 1; }
-wait $P2 || { echo "mini-clap failed: see $R/logs/mini-clap-tclap.log"; exit 1; }
-echo "T-CLAPs done at $(elapsed) s"
+if [ -z "${KEEP_TCLAPS:-}" ]; then
+  wait $P1 || { echo "mini T-CLAP failed: see $R/logs/mini-tclap.log"; exit 1; }
+  wait $P2 || { echo "mini-clap failed: see $R/logs/mini-clap-tclap.log"; exit 1; }
+  echo "T-CLAPs done at $(elapsed) s"
+fi
 if [ -z "${KEEP_UNETS:-}" ]; then  # (a kept UNet stopped by its time budget is not "done": never retrain it)
   U=(--stage unet --set unet.pool_size="${UNET_POOL:-3072}" --set unet.time_budget_s="$UNET_S")
-  gen gen-mini "${U[@]}" --set unet.tclap="$R/mini-tclap/final" > "$R/logs/unet-mini.log" 2>&1 & P5=$!
-  gen gen-mini-clap "${U[@]}" --set unet.tclap="$R/mini-clap-tclap/final" > "$R/logs/unet-mini-clap.log" 2>&1 & P6=$!
+  gen gen-mini "${U[@]}" --set unet.tclap="$(tclap_dir mini)" > "$R/logs/unet-mini.log" 2>&1 & P5=$!
+  gen gen-mini-clap "${U[@]}" --set unet.tclap="$(tclap_dir mini-clap)" > "$R/logs/unet-mini-clap.log" 2>&1 & P6=$!
   wait $P5 && wait $P6 || { echo "a UNet failed: see $R/logs/unet-*.log"; exit 1; }
   echo "UNets done at $(elapsed) s"
 fi
 for name in mini mini-clap; do
-  gen "gen-$name" --stage assemble --set unet.tclap="$R/$name-tclap/final" --set assemble.output="$R/$name" \
+  gen "gen-$name" --stage assemble --set unet.tclap="$(tclap_dir $name)" --set assemble.output="$R/$name" \
     --fp16-weights > "$R/logs/assemble-$name.log" 2>&1 || { echo "assembling $name failed"; exit 1; }
 done
 echo "done in $(elapsed) s: pipelines $R/mini and $R/mini-clap"

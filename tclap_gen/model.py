@@ -333,12 +333,12 @@ def add_order_bias(model: ClapModel, strength: float, stages: int = 2) -> None:
     """Add a directional pattern to the relative position biases of the last `stages` audio stages (in place).
 
     HTSAT stacks the window's time chunks as bands of rows of its input image, so in the last stages, where a
-    band is a row or two, lower rows are later in time. Its relative position biases start near zero, so attention ignores direction, the average
-    pool ignores position, and "A then B" embeds like "B then A": a tower trained from scratch never escaped that
-    (README, "The mini models"). Here even heads of each attention get `strength` x (row offset), so they attend
-    to EARLIER rows, and odd heads the opposite, to LATER rows; the pooled embedding then carries what comes first
-    and last, and training refines the pattern. For towers trained from scratch: a pretrained HTSAT's biases
-    were already trained on far more audio.
+    band is a row or two, lower rows are later in time. Its relative position biases start near zero, so attention
+    ignores direction, the average pool ignores position, and "A then B" embeds like "B then A": a tower trained
+    from scratch never escaped that (README, "The mini models"). Here even heads of each attention get
+    `strength` x (row offset), so they attend to EARLIER rows, and odd heads the opposite, to LATER rows; the
+    pooled embedding then carries what comes first and last, and training refines the pattern. Meant for towers
+    trained from scratch: a pretrained HTSAT's biases were already trained on far more audio.
     """
     strength = float(strength)
     if not np.isfinite(strength) or strength < 0:

@@ -1032,7 +1032,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
             if step % config.log_every == 0 or step == o.max_steps:
                 accelerator.log({
                     "train/loss": means[0], "train/contrastive": means[1], "train/temporal": means[2],
-                    "train/anchor": means[3], "train/paraphrase": means[4], "train/lr": scheduler.get_last_lr()[0], "train/grad_norm": grad_norm,
+                    "train/anchor": means[3], "train/paraphrase": means[4], "train/lr": scheduler.get_last_lr()[0],
+                    "train/grad_norm": grad_norm,
                     "train/logit_scale_a": unwrapped.clap.logit_scale_a.exp().item(),
                     "train/samples_per_s": session_samples / max(train_s, 1e-9),
                     "train/data_wait_share": wait_s / max(train_s, 1e-9),

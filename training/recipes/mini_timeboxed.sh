@@ -16,11 +16,11 @@
 # to fit the upload). The full-length recipe, with checkpoints and --resume at every stage, is mini.sh.
 # TCLAP_SET / GEN_SET: extra "--set key=value" arguments for the T-CLAP / generator runs (e.g. a smoke run on a CPU).
 # FROM=folder holding mini/ and mini-clap/ pipelines: fine-tune their T-CLAPs instead of starting from scratch;
-# with KEEP_UNETS=1 their UNets are kept as they are (no UNet training), with KEEP_TCLAPS=1 their T-CLAPs (no T-CLAP
-# training: new UNets on the kept T-CLAPs' embeddings, e.g. FROM=tclap_gen/weights REUSE=tclap_gen/weights/mini
-# KEEP_TCLAPS=1 UNET_S=140 on a GPU retrains the shipped UNets for the shipped T-CLAPs). Runs 3 and 3b made the shipped T-CLAPs so,
-# on a CPU, from run 2's pipelines (MP=no THREADS=1 WORKERS=1 and a TCLAP_SET; the exact commands are in
-# training/runs_record/README.md).
+# with KEEP_UNETS=1 their UNets are kept as they are (no UNet training), with KEEP_TCLAPS=1 their T-CLAPs (no
+# T-CLAP training: new UNets on the kept T-CLAPs' embeddings; FROM=tclap_gen/weights REUSE=tclap_gen/weights/mini
+# KEEP_TCLAPS=1 UNET_S=140 on a GPU retrains the shipped UNets for the shipped T-CLAPs). Runs 3 and 3b made the
+# shipped T-CLAPs so, on a CPU, from run 2's pipelines (MP=no THREADS=1 WORKERS=1 and a TCLAP_SET; the exact
+# commands are in training/runs_record/README.md).
 set -uo pipefail
 T0=$(date +%s)
 PY=${PYTHON:-python}
@@ -28,6 +28,9 @@ export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${THREADS:-3} TOKENIZ
 R=${RUNS:-runs/timeboxed}; mkdir -p "$R/logs"; D=$(realpath "${DATA:-../shared/data}")
 MP=${MP:-bf16}; TCLAP_STEPS=${TCLAP_STEPS:-3000}; TCLAP_S=${TCLAP_S:-330}; UNET_S=${UNET_S:-150}
 elapsed() { echo $(( $(date +%s) - T0 )); }
+if [ -n "${KEEP_UNETS:-}${KEEP_TCLAPS:-}" ] && [ -z "${FROM:-}" ]; then
+  echo "KEEP_UNETS / KEEP_TCLAPS keep parts of the pipelines in FROM=folder: set FROM"; exit 2
+fi
 tclap() {  # tclap RECIPE FOLDER (the recipe names mini / mini-clap are also the pipeline folders' names)
   local init=(); [ -n "${FROM:-}" ] && init=(--set model.init=pretrained --set "model.name=$FROM/$1")
   $PY -m tclap_gen.training.train_tclap --config "$1" --data-root "$D" --output-dir "$R/$2" "${init[@]}" \
@@ -44,7 +47,6 @@ gen() {  # gen FOLDER ARGS...: one generator run per T-CLAP (they share the VAE 
 tclap_dir() {  # the T-CLAP that conditions pipeline $1
   if [ -n "${KEEP_TCLAPS:-}" ]; then echo "$FROM/$1"; else echo "$R/$1-tclap/final"; fi
 }
-P1=; P2=
 if [ -z "${KEEP_TCLAPS:-}" ]; then
   tclap mini mini-tclap & P1=$!
   tclap mini-clap mini-clap-tclap & P2=$!

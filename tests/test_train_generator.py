@@ -187,6 +187,29 @@ def test_unpacked_parts_reassemble_around_another_tclap(trained, tmp_path, clips
     assert unpack_pipeline.main([str(results["assemble"]), str(run), "scheduler"]) == 2
 
 
+def test_unet_init_fine_tunes_an_existing_unet(trained, tmp_path, clips_csv):
+    """unet.init: the UNet starts from a trained one (pipeline or UNet folder); at learning rate 0 it ends there."""
+    import dataclasses
+    import shutil
+
+    from safetensors.torch import load_file
+
+    cfg, results, _, tclap_dir = trained
+    shutil.copytree(cfg.out / "vae", tmp_path / "run" / "vae")
+    tuned = tiny_config(tmp_path, clips_csv, tclap_dir, f"unet.init={results['assemble']}", "unet.learning_rate=0",
+                        "unet.ema_decay=0.9", "unet.steps=2")
+    end = load_file(next(Path(tg.train_unet(tuned).model_dir).glob("*.safetensors")))
+    start = load_file(next((Path(results["assemble"]) / "unet").glob("*.safetensors")))
+    assert start.keys() == end.keys() and all(torch.equal(start[k], end[k]) for k in start)
+
+    projection_dim = start["class_embedding.weight"].shape[1]
+    unet = tg.build_unet(dataclasses.replace(cfg.unet, block_out_channels=[16, 32]), 4, projection_dim, 64)
+    with pytest.raises(tg.ConfigError, match="unet.init=.*does not match"):
+        tg.load_unet_weights(unet, str(results["assemble"]))
+    with pytest.raises(FileNotFoundError, match="unet.init="):
+        tg.load_unet_weights(unet, str(tmp_path / "missing"))
+
+
 def test_wavebank_crops_pad_short_clips_with_silence():
     long, short = np.ones(1000, np.float32), np.full(100, 0.5, np.float32)
     bank = tg.WaveBank([long, short], "cpu")

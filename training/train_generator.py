@@ -14,7 +14,8 @@ Stages (each its own resumable Accelerate loop; `--stage all` runs them in order
              T-CLAP TEXT embedding of "" (what the pipeline feeds as the negative prompt under guidance).
              The examples come from a fixed pool built once at the start (latents + embeddings cached in
              `unet/pool.safetensors`): building costs about as much as a few hundred steps, and the pool is big
-             enough that the UNet sees each example only a few dozen times.
+             enough that the UNet sees each example only a few dozen times. `unet.init` (a UNet or pipeline
+             folder) starts from a trained UNet instead: a fine-tune for another T-CLAP's embeddings.
 4. assemble  T-CLAP + vae + unet (EMA weights) + vocoder + a DDIM scheduler -> a TClapAudioLDMPipeline folder.
 
     python -m tclap_gen.training.train_generator --config generator-mini --stage all \
@@ -124,6 +125,7 @@ class VocoderConfig(StageConfig):
 @dataclass
 class UnetConfig(StageConfig):
     tclap: str | None = None  # a TClap folder (or built-in name); required for the unet stage
+    init: str | None = None  # start from this UNet (a UNet folder, or a pipeline folder with unet/): a fine-tune
     block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     layers_per_block: int = 1
     norm_num_groups: int = 16
@@ -227,6 +229,7 @@ def load_config(config=None, overrides: list[str] | None = None, data_root=None)
     cfg.output_dir = _absolute(cfg.output_dir, base)
     cfg.data.root = _absolute(cfg.data.root, base)
     cfg.assemble.output = _absolute(cfg.assemble.output, base)
+    cfg.unet.init = _absolute(cfg.unet.init, base)
     for section in (cfg.unet, cfg.assemble):  # a T-CLAP may also be a built-in name ("mini-clap")
         if section.tclap and (Path(section.tclap).is_absolute() or (base / section.tclap).exists()):
             section.tclap = _absolute(section.tclap, base)
@@ -854,6 +857,8 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
     torch.manual_seed(cfg.seed)
     sample_size = latents.shape[2]
     unet = build_unet(stage, latents.shape[1], projection_dim, sample_size)
+    if stage.init:
+        load_unet_weights(unet, stage.init)
     ema = None
     if stage.ema_decay > 0:
         ema = EMAModel(unet.parameters(), decay=stage.ema_decay, foreach=True, model_cls=type(unet), model_config=unet.config)
@@ -863,6 +868,29 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
         ema.copy_to(unet.parameters())  # ship the averaged weights
     _save_model(accelerator, unet.eval(), stage_dir, result, {"ema_decay": stage.ema_decay})
     return result
+
+
+def load_unet_weights(unet, source: str) -> None:
+    """Copy a trained UNet's weights (safetensors) into `unet`, which must have the same architecture: how
+    unet.init fine-tunes an existing generator for another T-CLAP's embeddings instead of starting from noise."""
+    from safetensors.torch import load_file
+
+    folder = Path(source)
+    if (folder / "unet").is_dir():  # a pipeline folder
+        folder = folder / "unet"
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    if len(files) != 1:
+        raise FileNotFoundError(f"unet.init={source}: expected one UNet .safetensors file in {folder}, found {len(files)}")
+    state = load_file(str(files[0]))
+    expected = unet.state_dict()
+    wrong = sorted(k for k in expected.keys() | state.keys() if k not in state or k not in expected
+                   or state[k].shape != expected[k].shape)
+    if wrong:
+        raise ConfigError(
+            f"unet.init={source}: its UNet does not match the unet section's architecture "
+            f"({len(wrong)} tensors differ, first {wrong[0]!r}); set the same block_out_channels, layers, heads"
+        )
+    unet.load_state_dict(state)  # fp16 weights are cast to the model's dtype
 
 
 def _read_pool_key(path: Path) -> str | None:

@@ -18,7 +18,8 @@
 # FROM=folder holding mini/ and mini-clap/ pipelines: fine-tune their T-CLAPs instead of starting from scratch;
 # with KEEP_UNETS=1 their UNets are kept as they are (no UNet training), with KEEP_TCLAPS=1 their T-CLAPs (no
 # T-CLAP training: new UNets on the kept T-CLAPs' embeddings; FROM=tclap_gen/weights REUSE=tclap_gen/weights/mini
-# KEEP_TCLAPS=1 UNET_S=140 on a GPU retrains the shipped UNets for the shipped T-CLAPs). Runs 3 and 3b made the
+# KEEP_TCLAPS=1 UNET_S=140 on a GPU retrains the shipped UNets for the shipped T-CLAPs); with UNET_INIT=1 the new
+# UNets start from FROM's (a fine-tune: what run 4 did on a CPU, see runs_record). Runs 3 and 3b made the
 # shipped T-CLAPs so, on a CPU, from run 2's pipelines (MP=no THREADS=1 WORKERS=1 and a TCLAP_SET; the exact
 # commands are in training/runs_record/README.md).
 set -uo pipefail
@@ -28,8 +29,8 @@ export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${THREADS:-3} TOKENIZ
 R=${RUNS:-runs/timeboxed}; mkdir -p "$R/logs"; D=$(realpath "${DATA:-../shared/data}")
 MP=${MP:-bf16}; TCLAP_STEPS=${TCLAP_STEPS:-3000}; TCLAP_S=${TCLAP_S:-330}; UNET_S=${UNET_S:-150}
 elapsed() { echo $(( $(date +%s) - T0 )); }
-if [ -n "${KEEP_UNETS:-}${KEEP_TCLAPS:-}" ] && [ -z "${FROM:-}" ]; then
-  echo "KEEP_UNETS / KEEP_TCLAPS keep parts of the pipelines in FROM=folder: set FROM"; exit 2
+if [ -n "${KEEP_UNETS:-}${KEEP_TCLAPS:-}${UNET_INIT:-}" ] && [ -z "${FROM:-}" ]; then
+  echo "KEEP_UNETS / KEEP_TCLAPS / UNET_INIT use the pipelines in FROM=folder: set FROM"; exit 2
 fi
 tclap() {  # tclap RECIPE FOLDER (the recipe names mini / mini-clap are also the pipeline folders' names)
   local init=(); [ -n "${FROM:-}" ] && init=(--set model.init=pretrained --set "model.name=$FROM/$1")
@@ -76,8 +77,11 @@ if [ -z "${KEEP_TCLAPS:-}" ]; then
 fi
 if [ -z "${KEEP_UNETS:-}" ]; then  # (a kept UNet stopped by its time budget is not "done": never retrain it)
   U=(--stage unet --set unet.pool_size="${UNET_POOL:-3072}" --set unet.time_budget_s="$UNET_S")
-  gen gen-mini "${U[@]}" --set unet.tclap="$(tclap_dir mini)" > "$R/logs/unet-mini.log" 2>&1 & P5=$!
-  gen gen-mini-clap "${U[@]}" --set unet.tclap="$(tclap_dir mini-clap)" > "$R/logs/unet-mini-clap.log" 2>&1 & P6=$!
+  unet_init() { [ -n "${UNET_INIT:-}" ] && echo "--set unet.init=$FROM/$1"; }
+  gen gen-mini "${U[@]}" --set unet.tclap="$(tclap_dir mini)" $(unet_init mini) \
+    > "$R/logs/unet-mini.log" 2>&1 & P5=$!
+  gen gen-mini-clap "${U[@]}" --set unet.tclap="$(tclap_dir mini-clap)" $(unet_init mini-clap) \
+    > "$R/logs/unet-mini-clap.log" 2>&1 & P6=$!
   wait $P5 && wait $P6 || { echo "a UNet failed: see $R/logs/unet-*.log"; exit 1; }
   echo "UNets done at $(elapsed) s"
 fi

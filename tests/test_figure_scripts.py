@@ -31,11 +31,14 @@ def test_compare_generation_judges_every_pipeline_and_the_real_mixups(tiny_tclap
     out = json.loads(capsys.readouterr().out)
     assert len(out["prompts"]) == 3 and all(" " in prompt for prompt in out["prompts"])
     assert set(out["results"]) == {"real held-out mix-ups (ceiling)", str(tmp_path / "a"), str(tmp_path / "b")}
-    for row in out["results"].values():
-        assert row["clips"] == 3
-        for key in ("order_accuracy", "both_found"):
-            assert 0.0 <= row[key] <= 100.0
-        assert 0.0 <= row["mean_faithfulness"] <= 1.0
+    for by_judge in out["results"].values():
+        assert set(by_judge) == {"class contrast", "no class contrast"}
+        for row in by_judge.values():
+            assert row["clips"] == 3
+            for key in ("order_accuracy", "both_found"):
+                assert 0.0 <= row[key] <= 100.0
+            assert 0.0 <= row["mean_faithfulness"] <= 1.0
+    assert set(out["generation_s_per_clip"]) == {str(tmp_path / "a"), str(tmp_path / "b")}
     assert len(list((tmp_path / "wavs").rglob("*.wav"))) == 6
 
 

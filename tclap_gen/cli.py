@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--model", default=DEFAULT_MODEL, help="T-CLAP: built-in name, folder or Hub id")
     score.add_argument("--json", action="store_true", help="print the report as JSON")
     score.add_argument("--plot", type=Path, help="also write the spectrogram with event curves to this PNG")
+    score.add_argument("--no-contrast", action="store_true",
+                       help="events compete only with each other, silence and background noise, not with every class "
+                            "the model was trained on (what the small mini needs to find events in 1 s windows)")
     score.set_defaults(handler=run_score)
 
     parse = commands.add_parser("parse", help="parse a caption into events in temporal order")
@@ -98,7 +101,8 @@ def run_score(args, _extra) -> int:
 
     if not args.audio.is_file():  # before loading a model, so that a typo fails at once
         raise FileNotFoundError(f"audio file not found: {args.audio}")
-    report = TemporalScorer.from_pretrained(args.model).score_file(args.audio, args.prompt)
+    contrast = None if args.no_contrast else "auto"
+    report = TemporalScorer.from_pretrained(args.model, contrast_texts=contrast).score_file(args.audio, args.prompt)
     if args.plot:
         report.plot(args.plot)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from tclap_gen.cli import main
 from tclap_gen.generate import safe_stem
@@ -24,3 +25,15 @@ def test_safe_stem_is_sanitised_bounded_and_collision_free():
     assert "/" not in stem and "." not in stem and len(stem) <= 70
     assert safe_stem("Dog barks, then car horn") != safe_stem("dog barks then car horn")
     assert safe_stem("???") .startswith("prompt-")
+
+
+def test_score_without_class_contrast_raises_every_presence(capsys):
+    """--no-contrast drops the trained classes from each event's competitors: each window's probability can only
+    rise (a smaller softmax denominator), so every event's peak confidence does too."""
+    clip = Path(__file__).parent / "data" / "clips" / "kitchen20_0-101477-A-3.flac"
+    confidences = []
+    for extra in ([], ["--no-contrast"]):
+        assert main(["score", str(clip), "a glass smashes then a bell rings", "--json", *extra]) == 0
+        confidences.append([event["confidence"] for event in json.loads(capsys.readouterr().out)["events"]])
+    assert len(confidences[0]) == 2
+    assert all(b >= a for a, b in zip(*confidences)) and confidences[1] != confidences[0]

@@ -54,6 +54,7 @@ class BatchOptions:
     seconds: float | None = None
     seed: int = 0
     html: bool = True
+    no_contrast: bool = False  # the scorer's events compete only with each other, silence and background noise
 
 
 # ----- reading prompts -----
@@ -178,7 +179,7 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
     if not todo:
         return []
     pipe = pipe or load_pipeline(options.model, device)
-    scorer = scorer or TemporalScorer(pipe.get_tclap())
+    scorer = scorer or TemporalScorer(pipe.get_tclap(), contrast_texts=None if options.no_contrast else "auto")
     identity = model_identity(options.model)
     embeddings = PromptEmbeddingCache(pipe)
     new_entries = []
@@ -223,6 +224,7 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
                 "candidates": options.candidates,
                 "rerank": options.rerank if options.candidates > 1 else None,
                 "rerank_score": kept_scores[index],
+                "no_contrast": options.no_contrast,
                 **identity,
                 "audio": f"{stem}.wav",
                 "report": f"{stem}.json",
@@ -360,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0, help="base seed for prompts without one")
     parser.add_argument("--no-html", action="store_true")
+    parser.add_argument("--no-contrast", action="store_true",
+                        help="score without the model's trained classes as competitors (see tclap-gen score)")
     return parser
 
 
@@ -371,7 +375,7 @@ def main(argv=None) -> int:
     options = BatchOptions(
         model=args.model, batch_size=args.batch_size, candidates=args.candidates,
         rerank=None if args.rerank == "none" else args.rerank, steps=args.steps, guidance=args.guidance,
-        seconds=args.seconds, seed=args.seed, html=not args.no_html,
+        seconds=args.seconds, seed=args.seed, html=not args.no_html, no_contrast=args.no_contrast,
     )
     items = read_prompts(args.prompts, options.seed)
     from accelerate import PartialState

@@ -84,6 +84,27 @@ def test_batch_writes_manifest_report_and_skips_done(tmp_path, tiny_folder):
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.wav")} == before
 
 
+def test_no_contrast_reaches_the_scorer_and_the_manifest(tmp_path, tiny_folder, monkeypatch):
+    import tclap_gen.scoring as scoring
+
+    made = []
+
+    class Spy(scoring.TemporalScorer):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs.get("contrast_texts", "auto"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(scoring, "TemporalScorer", Spy)
+    prompts = tmp_path / "p.txt"
+    prompts.write_text(PROMPTS[0] + "\n")
+    argv = [str(prompts), "--model", str(tiny_folder), "--steps", "2", "--seconds", "1", "--no-html"]
+    assert gb.main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert gb.main([*argv, "--out", str(tmp_path / "b"), "--no-contrast"]) == 0
+    assert made == ["auto", None]
+    flags = [json.loads((tmp_path / run / "manifest.jsonl").read_text())["no_contrast"] for run in "ab"]
+    assert flags == [False, True]
+
+
 def test_embedding_cache_computes_each_distinct_prompt_once(tiny_folder):
     from tclap_gen.generate import load_pipeline
 

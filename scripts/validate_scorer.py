@@ -9,6 +9,8 @@ Prints, by number of events:
 - timeline order accuracy: share of mix-ups whose order_correct is True (STEAM rule);
 - global order accuracy: share whose prompt gets the highest T-CLAP probability among its orders;
 - presence recall: share of events found (present);
+- false presence: share of events found when the same audio is scored against the caption of the next mix-up
+  that names none of its classes: what the presence recall costs in false alarms;
 - onset / offset MAE (s) over the events found;
 - reversed judged wrong: share of reversed mix-ups with order_correct False (timeline; also among those whose
   events were all found, so that missed events do not count as order judgements) and with the prompt not
@@ -82,7 +84,7 @@ def reversed_index(caption: str, negatives: list[str]) -> int | None:
 
 
 def evaluate(scorer: TemporalScorer, dataset: MixupDataset, plots: Path | None, plot_count: int, tag: str) -> dict:
-    order_ok, global_ok, found, onset_err, offset_err = [], [], [], [], []
+    order_ok, global_ok, found, onset_err, offset_err, false_found = [], [], [], [], [], []
     rev_wrong, rev_found_wrong, rev_global_wrong, seconds = [], [], [], []
     for index in range(len(dataset)):
         example = dataset[index]
@@ -116,8 +118,17 @@ def evaluate(scorer: TemporalScorer, dataset: MixupDataset, plots: Path | None, 
         if plots is not None and index < plot_count:
             reverse.plot(plots / f"{tag}_{index:03d}_reversed.png")
 
+        # false presence: the same audio against the caption of the next mix-up that names none of these classes
+        labels = {t.label for t in truth}
+        for step in range(1, len(dataset)):
+            other = dataset[(index + step) % len(dataset)]
+            if not labels & {t.label for t in other.timeline}:
+                wrong = scorer.score(example.audio, example.sampling_rate, other.caption)
+                false_found.extend(e.present for e in wrong.events)
+                break
+
     return {"order_ok": order_ok, "global_ok": global_ok, "found": found, "onset_err": onset_err,
-            "offset_err": offset_err, "rev_wrong": rev_wrong, "rev_found_wrong": rev_found_wrong, "rev_global_wrong": rev_global_wrong,
+            "offset_err": offset_err, "false_found": false_found, "rev_wrong": rev_wrong, "rev_found_wrong": rev_found_wrong, "rev_global_wrong": rev_global_wrong,
             "seconds": seconds}
 
 
@@ -130,6 +141,7 @@ def summarise(raw: dict) -> dict:
         "order_accuracy": mean(raw["order_ok"]),
         "global_order_accuracy": mean(raw["global_ok"]),
         "presence_recall": mean(raw["found"]),
+        "false_presence": mean(raw["false_found"]),
         "onset_mae_s": mean(raw["onset_err"]),
         "offset_mae_s": mean(raw["offset_err"]),
         "reversed_judged_wrong": mean(raw["rev_wrong"]),
@@ -144,6 +156,7 @@ def table(results: dict) -> str:
     columns = [
         ("events", None), ("mix-ups", "mixups"), ("order acc. (timeline)", "order_accuracy"),
         ("order acc. (global)", "global_order_accuracy"), ("presence recall", "presence_recall"),
+        ("false presence (other classes' caption)", "false_presence"),
         ("onset MAE (s)", "onset_mae_s"), ("offset MAE (s)", "offset_mae_s"),
         ("reversed judged wrong (timeline)", "reversed_judged_wrong"),
         ("reversed judged wrong, all events found (timeline)", "reversed_judged_wrong_all_found"),

@@ -110,8 +110,7 @@ def main(argv=None) -> int:
     def judge_all(waves, rate) -> dict:
         return {name: judge(j, waves, rate, prompts) for name, j in judges.items()}
 
-    ceiling = "real held-out mix-ups (ceiling)"
-    results = {ceiling: judge_all([e.audio for e in examples], 16000)}
+    results = {"real held-out mix-ups (ceiling)": judge_all([e.audio for e in examples], 16000)}
     timing = {}
     for name in args.pipelines:
         waves, rate, seconds = generate(name, prompts, args)

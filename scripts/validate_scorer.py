@@ -86,8 +86,8 @@ def reversed_index(caption: str, negatives: list[str]) -> int | None:
 def evaluate(scorer: TemporalScorer, dataset: MixupDataset, plots: Path | None, plot_count: int, tag: str) -> dict:
     order_ok, global_ok, found, onset_err, offset_err, false_found = [], [], [], [], [], []
     rev_wrong, rev_found_wrong, rev_global_wrong, seconds = [], [], [], []
-    for index in range(len(dataset)):
-        example = dataset[index]
+    examples = [dataset[index] for index in range(len(dataset))]  # built once: the false-presence check reads others
+    for index, example in enumerate(examples):
         start = time.perf_counter()
         report = scorer.score(example.audio, example.sampling_rate, example.caption)
         seconds.append(time.perf_counter() - start)
@@ -120,8 +120,8 @@ def evaluate(scorer: TemporalScorer, dataset: MixupDataset, plots: Path | None, 
 
         # false presence: the same audio against the caption of the next mix-up that names none of these classes
         labels = {t.label for t in truth}
-        for step in range(1, len(dataset)):
-            other = dataset[(index + step) % len(dataset)]
+        for step in range(1, len(examples)):
+            other = examples[(index + step) % len(examples)]
             if not labels & {t.label for t in other.timeline}:
                 wrong = scorer.score(example.audio, example.sampling_rate, other.caption)
                 false_found.extend(e.present for e in wrong.events)

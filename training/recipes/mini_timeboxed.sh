@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The time-boxed mini chain for a short GPU lease (the machines here are lent 15 minutes), which made every shipped
-# part of `mini` and `mini-clap` (runs 1-3b, 2026-11-26; logs and commands in training/runs_record/):
+# part of `mini` and `mini-clap` (runs 1-4, 2026-11-26; logs and commands in training/runs_record/):
 #   1. the mini T-CLAP and the mini-clap baseline side by side: TCLAP_STEPS steps each, stopped after TCLAP_S
 #      seconds if not done (optim.time_budget_s); meanwhile the VAE and vocoder (VAE_S / VOCODER_S seconds),
 #      unless REUSE=pipeline-folder takes them from an existing pipeline (run 2 reused run 1's, see below);

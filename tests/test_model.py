@@ -7,6 +7,7 @@ from tclap_gen.audio import AudioError
 from transformers import ClapFeatureExtractor
 
 from tclap_gen.model import TClap, clap_audio_features, window_starts
+from tolerances import RECOMPUTED_ATOL
 
 
 def test_embeddings_are_normalised_and_batch_independent(tiny_tclap):
@@ -38,7 +39,7 @@ def test_long_audio_is_embedded_deterministically_window_by_window(tiny_tclap):
     long_wave = rng.standard_normal(5 * 16000).astype(np.float32) * 0.1
     first = tiny_tclap.embed_audio([long_wave], sampling_rate=16000)
     second = tiny_tclap.embed_audio([long_wave], sampling_rate=16000)
-    assert torch.equal(first, second)
+    torch.testing.assert_close(first, second, rtol=0, atol=RECOMPUTED_ATOL)  # two calls: see tolerances.py
     assert window_starts(5 * 16000, 2 * 16000) == [0, 32000, 48000]
     assert window_starts(100, 200) == [0]
 
@@ -69,9 +70,11 @@ def test_save_and_load_round_trip(tiny_tclap, tmp_path):
     loaded = TClap.from_pretrained(tmp_path / "m")
     assert loaded.info.recipe == "test"
     texts = ["typing then a chainsaw"]
-    assert torch.allclose(loaded.embed_text(texts), tiny_tclap.embed_text(texts))
+    # another model instance with the same weights: equal up to the kernels' rounding (tolerances.py)
+    torch.testing.assert_close(loaded.embed_text(texts), tiny_tclap.embed_text(texts), rtol=0, atol=RECOMPUTED_ATOL)
     wave = np.random.default_rng(2).standard_normal(16000).astype(np.float32) * 0.1
-    assert torch.allclose(loaded.embed_audio(wave, 16000), tiny_tclap.embed_audio(wave, 16000))
+    torch.testing.assert_close(loaded.embed_audio(wave, 16000), tiny_tclap.embed_audio(wave, 16000), rtol=0,
+                               atol=RECOMPUTED_ATOL)
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):
@@ -98,7 +101,9 @@ def test_fast_features_equal_the_feature_extractors(settings):
     expected = extractor(waves, sampling_rate=extractor.sampling_rate, truncation="rand_trunc", return_tensors="pt")
     fast = clap_audio_features(extractor, waves)
     assert fast.shape == expected["input_features"].shape
-    assert torch.equal(fast, expected["input_features"])
+    # dB values rounded to float32 from float64 sums taken as one matrix product here and frame by frame there:
+    # the sums may differ in their last float64 bits, which can move a float32 result by one ulp (1e-5 at 100 dB).
+    torch.testing.assert_close(fast, expected["input_features"], rtol=1e-6, atol=1e-5)
 
 
 def test_fast_features_hand_longer_waves_to_the_extractor():
@@ -107,7 +112,7 @@ def test_fast_features_hand_longer_waves_to_the_extractor():
     np.random.seed(3)
     expected = extractor([wave], sampling_rate=16000, truncation="rand_trunc", return_tensors="pt")["input_features"]
     np.random.seed(3)
-    assert torch.equal(clap_audio_features(extractor, [wave]), expected)
+    assert torch.equal(clap_audio_features(extractor, [wave]), expected)  # handed to the extractor: its own output
 
 
 def _order_gap(tclap) -> float:

@@ -5,9 +5,11 @@ Stages (each its own resumable Accelerate loop; `--stage all` runs them in order
 1. vae       AutoencoderKL over log-mel crops (tclap_gen.mel): L1 (or L2) reconstruction + a small KL; no
              adversarial loss. At the end the latent scaling_factor (1 / std of the posterior means over a sample)
              is written into the VAE's config.
-2. vocoder   SpeechT5HifiGan on (log-mel, wave) segments: multi-resolution STFT loss (spectral convergence +
-             log magnitude) + mel L1. No discriminator: training is stable and fast, at the price of some
-             buzz/phasiness a HiFi-GAN trained adversarially would not have.
+2. vocoder   on (log-mel, wave) segments: multi-resolution STFT loss (spectral convergence + log magnitude) +
+             mel L1. `vocoder.kind` picks the model: "vocos" (tclap_gen.vocoder.VocosVocoder, the default: a
+             frame-rate ConvNeXt that predicts STFT magnitude and phase) or "hifigan" (AudioLDM's SpeechT5HifiGan).
+             No discriminator: training is stable and fast, at the price of some buzz/phasiness an adversarially
+             trained vocoder would not have.
 3. unet      UNet2DConditionModel (class_embed_type "simple_projection", class_embeddings_concat) on VAE latents
              (posterior mean * scaling_factor) of single clips and 2-3 event mix-ups, conditioned, as AudioLDM
              was, on the T-CLAP AUDIO embedding of the same example; 10% of the conditions are replaced by the
@@ -111,9 +113,16 @@ class VaeConfig(StageConfig):
 
 @dataclass
 class VocoderConfig(StageConfig):
+    kind: str = "vocos"  # "vocos" (VocosVocoder) | "hifigan" (SpeechT5HifiGan)
     segment_frames: int = 100  # 1 s
+    upsample_rates: list[int] = field(default_factory=lambda: [5, 4, 2, 2, 2])  # their product is the hop
+    # vocos
+    n_fft: int = 640
+    dim: int = 192
+    intermediate_dim: int = 576
+    num_layers: int = 6
+    # hifigan
     upsample_initial_channel: int = 128
-    upsample_rates: list[int] = field(default_factory=lambda: [5, 4, 2, 2, 2])
     upsample_kernel_sizes: list[int] = field(default_factory=lambda: [16, 16, 8, 4, 4])
     resblock_kernel_sizes: list[int] = field(default_factory=lambda: [3, 7, 11])
     resblock_dilation_sizes: list[list[int]] = field(default_factory=lambda: [[1, 3, 5], [1, 3, 5], [1, 3, 5]])
@@ -174,6 +183,8 @@ class GeneratorConfig:
                 f"vocoder.upsample_rates {self.vocoder.upsample_rates} multiply to {hop}, not mel.hop_length "
                 f"{self.mel.hop_length}: the vocoder must give one hop of samples per mel frame"
             )
+        if self.vocoder.kind not in ("vocos", "hifigan"):
+            raise ConfigError(f"vocoder.kind must be vocos or hifigan, got {self.vocoder.kind!r}")
         if self.vae.recon_loss not in ("l1", "l2"):
             raise ConfigError(f"vae.recon_loss must be l1 or l2, got {self.vae.recon_loss!r}")
         scale = 2 ** (len(self.vae.block_out_channels) - 1)
@@ -264,6 +275,18 @@ def build_vae(cfg: VaeConfig):
 def build_vocoder(cfg: VocoderConfig, mel: MelConfig):
     from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
 
+    from tclap_gen.vocoder import VocosVocoder
+
+    if cfg.kind == "vocos":
+        return VocosVocoder(
+            model_in_dim=mel.n_mels,
+            sampling_rate=mel.sampling_rate,
+            upsample_rates=tuple(cfg.upsample_rates),
+            n_fft=cfg.n_fft,
+            dim=cfg.dim,
+            intermediate_dim=cfg.intermediate_dim,
+            num_layers=cfg.num_layers,
+        )
     config = SpeechT5HifiGanConfig(
         model_in_dim=mel.n_mels,
         sampling_rate=mel.sampling_rate,
@@ -907,10 +930,10 @@ def _read_pool_key(path: Path) -> str | None:
 def assemble(cfg: GeneratorConfig, fp16_weights: bool | None = None) -> Path:
     """Load the trained components and save a TClapAudioLDMPipeline folder (safetensors)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import SpeechT5HifiGan
 
     from tclap_gen.model import TClap
     from tclap_gen.pipelines.pipeline_tclap_audioldm import TClapAudioLDMPipeline
+    from tclap_gen.vocoder import load_vocoder
 
     source = cfg.assemble.tclap or cfg.unet.tclap
     if not source:
@@ -924,7 +947,7 @@ def assemble(cfg: GeneratorConfig, fp16_weights: bool | None = None) -> Path:
     tclap = TClap.from_pretrained(source)
     vae = AutoencoderKL.from_pretrained(str(parts["vae"]))
     unet = UNet2DConditionModel.from_pretrained(str(parts["unet"]))
-    vocoder = SpeechT5HifiGan.from_pretrained(str(parts["vocoder"]))
+    vocoder = load_vocoder(parts["vocoder"])
     pipe = TClapAudioLDMPipeline.from_components(tclap, vae=vae, unet=unet, scheduler=build_inference_scheduler(cfg.unet), vocoder=vocoder)
     fp16 = cfg.assemble.fp16_weights if fp16_weights is None else fp16_weights
     if fp16:

@@ -21,7 +21,8 @@ PARTS = ("vae", "vocoder", "unet")
 def unpack(source: Path, run: Path, parts: list[str]) -> dict:
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import SpeechT5HifiGan
+
+    from tclap_gen.vocoder import load_vocoder
 
     record_file = source / "generator_training.json"
     if not record_file.is_file():
@@ -30,7 +31,7 @@ def unpack(source: Path, run: Path, parts: list[str]) -> dict:
     loaders = {
         "vae": lambda folder: AutoencoderKL.from_pretrained(folder, torch_dtype=torch.float32),
         "unet": lambda folder: UNet2DConditionModel.from_pretrained(folder, torch_dtype=torch.float32),
-        "vocoder": lambda folder: SpeechT5HifiGan.from_pretrained(folder, dtype=torch.float32),
+        "vocoder": lambda folder: load_vocoder(folder, dtype=torch.float32),
     }
     done = {}
     for part in parts:

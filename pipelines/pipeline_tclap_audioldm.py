@@ -36,6 +36,7 @@ from transformers import (
 
 from tclap_gen.model import TCLAP_CONFIG_NAME, TClap, TClapInfo
 from tclap_gen.registry import TCLAP_SUBFOLDER, resolve_builtin
+from tclap_gen.vocoder import VocosVocoder
 
 logger = logging.get_logger(__name__)
 
@@ -73,7 +74,8 @@ PROBE_CAPTIONS = (
 class TClapAudioLDMPipelineOutput(BaseOutput):
     """Output of TClapAudioLDMPipeline.
 
-    audios: (batch, samples) at `pipe.sampling_rate`, np.ndarray or torch.Tensor by `output_type`. Without
+    audios: (batch, samples) at `pipe.sampling_rate`, np.ndarray or torch.Tensor by `output_type` (with
+        output_type="latent": the denoised latents, (batch, channels, frames, bins), not decoded). Without
         re-ranking, batch = prompts x num_waveforms_per_prompt (the candidates of prompt i are rows i*N .. i*N+N-1);
         with re-ranking, one row per prompt: its best candidate.
     scores: with re-ranking, the score of each kept candidate (one per prompt); else None.
@@ -114,7 +116,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         feature_extractor (`ClapFeatureExtractor`): the T-CLAP's audio features (for scoring).
         unet (`UNet2DConditionModel`): denoises latents; the text embedding enters as its class embedding.
         scheduler: any diffusers scheduler compatible with the UNet (`KarrasDiffusionSchedulers`).
-        vocoder (`SpeechT5HifiGan`): mel spectrogram -> waveform.
+        vocoder (`SpeechT5HifiGan` or `tclap_gen.VocosVocoder`): mel spectrogram -> waveform (called the same way).
         tclap_info (`dict`, optional): the T-CLAP's TClapInfo as a dict (how it was trained, known classes).
     """
 
@@ -131,7 +133,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         feature_extractor: ClapFeatureExtractor,
         unet: UNet2DConditionModel,
         scheduler: KarrasDiffusionSchedulers,
-        vocoder: SpeechT5HifiGan,
+        vocoder: SpeechT5HifiGan | VocosVocoder,
         tclap_info: dict | None = None,
     ):
         super().__init__()
@@ -360,8 +362,10 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
                 f"the vocoder's {self.vocoder.config.model_in_dim} mel bins are not divisible by the VAE scale "
                 f"factor {self.vae_scale_factor}"
             )
-        if output_type not in ("np", "pt"):
-            raise ValueError(f'`output_type` must be "np" or "pt", got {output_type!r}')
+        if output_type not in ("np", "pt", "latent"):
+            raise ValueError(f'`output_type` must be "np", "pt" or "latent", got {output_type!r}')
+        if output_type == "latent" and rerank is not None:
+            raise ValueError('re-ranking judges audio: `rerank` needs output_type "np" or "pt", not "latent"')
         if rerank is not None and rerank not in RERANK_MODES:
             raise ValueError(f"`rerank` must be one of {RERANK_MODES} or None, got {rerank!r}")
         if rerank == "temporal" and prompt is None:
@@ -402,7 +406,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
     def encode_prompt(
         self,
         prompt,
-        device,
+        device: torch.device | None = None,
         num_waveforms_per_prompt: int = 1,
         do_classifier_free_guidance: bool = True,
         negative_prompt=None,
@@ -410,7 +414,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         negative_prompt_embeds: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(prompt_embeds, negative_prompt_embeds), each (prompts x num_waveforms_per_prompt, D); the negative ones
-        are None without guidance. The negative prompt defaults to "" (AudioLDM's unconditional embedding)."""
+        are None without guidance. The negative prompt defaults to "" (AudioLDM's unconditional embedding); the
+        device to the pipeline's execution device."""
+        device = device or self._execution_device
         if prompt_embeds is None:
             prompts = [prompt] if isinstance(prompt, str) else list(prompt)
             prompt_embeds = self._embed_texts(prompts, device)
@@ -566,7 +572,8 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
                 With "temporal" the output also carries the kept candidates' score reports (`reports`).
             scorer: the `tclap_gen.scoring.TemporalScorer` rerank="temporal" uses (default: one over this
                 pipeline's T-CLAP with default settings); only with rerank="temporal".
-            output_type: "np" (np.ndarray) or "pt" (torch.Tensor), float32 of shape (batch, samples).
+            output_type: "np" (np.ndarray) or "pt" (torch.Tensor), float32 of shape (batch, samples); or
+                "latent": the denoised latents, neither decoded nor cut to `audio_length_in_s`.
             return_dict: return a TClapAudioLDMPipelineOutput rather than a tuple.
             callback_on_step_end: called after each step as fn(pipe, step, timestep, tensors) -> dict; the tensors
                 named in `callback_on_step_end_tensor_inputs` (default ["latents"]) are passed and may be replaced.
@@ -675,6 +682,10 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
 
                 if i == len(timesteps) - 1 or ((i + 1) > num_warmup_steps and (i + 1) % self.scheduler.order == 0):
                     progress_bar.update()
+
+        if output_type == "latent":
+            self.maybe_free_model_hooks()
+            return TClapAudioLDMPipelineOutput(audios=latents) if return_dict else (latents,)
 
         # 5. Decode: latents -> mel spectrogram -> waveform, cut to the asked length
         mel_spectrogram = self.decode_latents(latents)

@@ -16,7 +16,7 @@ _EXPORTS = {
     "parse_events": ".captions",
     "order_negatives": ".captions",
     "EventPlan": ".captions",
-    "VocosVocoder": ".vocoder",  # also how diffusers finds it from a pipeline's model_index.json
+    "VocosVocoder": ".vocoder",
 }
 
 __all__ = list(_EXPORTS)

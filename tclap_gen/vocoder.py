@@ -12,7 +12,7 @@ It is called as AudioLDM calls its `SpeechT5HifiGan`: `vocoder(mel)` with mel (b
 (frames, model_in_dim) gives (batch, frames * hop_length) or (frames * hop_length,), and its config carries
 `model_in_dim`, `sampling_rate` and `upsample_rates` (whose product is the hop), so the pipeline code is the same
 for both. It saves and loads with a pipeline folder as a diffusers model (`model_index.json` names
-`["tclap_gen", "VocosVocoder"]`).
+`["tclap_gen.vocoder", "VocosVocoder"]`).
 """
 
 from __future__ import annotations

@@ -199,6 +199,24 @@ def test_any_compatible_scheduler_swaps_in(pipe, name, overrides):
     assert not np.allclose(audio, generate(pipe, num_inference_steps=3).audios, atol=1e-5)
 
 
+def test_latent_output_is_what_decoding_turns_into_the_audio(pipe):
+    latents = generate(pipe, seed=4, output_type="latent").audios
+    assert isinstance(latents, torch.Tensor) and latents.shape == (2, 4, 32, 4)
+    (as_tuple,) = generate(pipe, seed=4, output_type="latent", return_dict=False)
+    torch.testing.assert_close(as_tuple, latents, rtol=0, atol=RECOMPUTED_ATOL)  # a second call: tolerances.py
+    audio = generate(pipe, seed=4, output_type="pt").audios
+    with torch.no_grad():
+        decoded = pipe.mel_spectrogram_to_waveform(pipe.decode_latents(latents))[:, : audio.shape[1]]
+    torch.testing.assert_close(decoded, audio, rtol=0, atol=RECOMPUTED_ATOL)
+
+
+def test_encode_prompt_runs_alone_on_the_execution_device(pipe):
+    embeds, negative = pipe.encode_prompt(PROMPTS)
+    assert embeds.device == pipe._execution_device and embeds.shape == (2, 32) and negative.shape == (2, 32)
+    explicit, _ = pipe.encode_prompt(PROMPTS, torch.device("cpu"))
+    torch.testing.assert_close(embeds, explicit, rtol=0, atol=RECOMPUTED_ATOL)  # a second call: tolerances.py
+
+
 def test_callback_on_step_end_sees_every_step_and_can_replace_latents(pipe):
     seen = []
     fixed = torch.randn(2, 4, 32, 4, generator=torch.Generator().manual_seed(9))
@@ -298,6 +316,7 @@ def test_temporal_rerank_uses_the_temporal_scorer(pipe, tiny_tclap):
         ({"audio_length_in_s": 0.0004}, "shorter than one latent frame"),
         ({"num_waveforms_per_prompt": 0}, "`num_waveforms_per_prompt` must be a positive integer"),
         ({"output_type": "wav"}, "`output_type`"),
+        ({"output_type": "latent", "rerank": "clap"}, "needs output_type"),
         ({"rerank": "loudest"}, "`rerank` must be one of"),
         ({"generator": [torch.Generator()]}, "1 generators for 2 waveforms"),
     ],

@@ -1,0 +1,74 @@
+#!/usr/bin/env python
+"""T-Classify of T-CLAPs on held-out recordings, per phrasing family and per mixing style (tclap_gen.order_transfer):
+the phrasings and mixers of training next to ones training never produces.
+
+    python scripts/order_transfer.py --models mini mini-clap --clips ../shared/data/kitchen20/metadata.csv \
+        ../shared/data/uiowa/metadata.csv --pairs 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tclap_gen.audio import load_audio
+from tclap_gen.datasets import read_clip_metadata
+from tclap_gen.model import TClap
+from tclap_gen.order_transfer import HELDOUT_FAMILIES, MIXING_STYLES, TRAINING_FAMILIES, build_pairs, evaluate_transfer
+from tclap_gen.scoring import heldout_split
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["mini", "mini-clap"], help="T-CLAPs (names or folders)")
+    parser.add_argument("--clips", nargs="+", required=True, type=Path, help="clip lists (path,label[,fold,source_id])")
+    parser.add_argument("--pairs", type=int, default=200, help="clip pairs per mixing style (default 200)")
+    parser.add_argument("--styles", nargs="+", default=list(MIXING_STYLES), choices=MIXING_STYLES)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    records = []
+    for csv_path in args.clips:
+        records.extend(read_clip_metadata(csv_path))
+    _, heldout = heldout_split(records)
+    waves_by_label: dict[str, list] = {}
+    for record in heldout:
+        try:
+            wave, _ = load_audio(record.path, sampling_rate=16000)
+        except (OSError, ValueError, RuntimeError) as error:
+            print(f"skipped {record.path}: {error}", file=sys.stderr)
+            continue
+        waves_by_label.setdefault(record.label, []).append(wave)
+    pairs = build_pairs(waves_by_label, args.pairs, args.styles, args.seed)
+    results = {name: evaluate_transfer(TClap.from_pretrained(name), pairs) for name in args.models}
+    if args.json:
+        print(json.dumps({"pairs": args.pairs, "heldout_clips": sum(map(len, waves_by_label.values())),
+                          "results": results}, indent=2))
+        return 0
+    print(f"{args.pairs} pairs of held-out clips ({len(waves_by_label)} classes) per style; A2T / T2A / group "
+          "(chance 0.50 / 0.50 / 0.17)")
+    families = list(TRAINING_FAMILIES) + list(HELDOUT_FAMILIES) + ["held-out families (mean)"]
+    for style in args.styles:
+        print(f"\nmixing style: {style}\n")
+        print("| phrasing family | " + " | ".join(args.models) + " |")
+        print("|---" * (len(args.models) + 1) + "|")
+        for family in families:
+            kind = "training" if family in TRAINING_FAMILIES else "held out"
+            cells = [" / ".join(f"{results[m][style][family][k]:.2f}" for k in ("a2t", "t2a", "group"))
+                     for m in args.models]
+            label = family if family.endswith("(mean)") else f"{family} ({kind})"
+            print(f"| {label} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

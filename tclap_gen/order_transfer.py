@@ -1,0 +1,171 @@
+"""Does a T-CLAP's sense of order transfer? T-Classify on phrasings and mixes that training never produces.
+
+Training captions come from `captions.TEMPLATES` ("A then B", "B after A", "first A, then B", ...) and training
+audio from `datasets.MixupDataset`. Here both are replaced:
+
+- PHRASINGS: caption families by name, each a function (phrase of the first event, phrase of the second) ->
+  caption. `TRAINING_FAMILIES` are rendered by the training templates (for reference); `HELDOUT_FAMILIES` use
+  connectives and word orders no training template writes: reversed mention ("B, preceded by A", "B following A",
+  "B comes after A"), other connectives ("A; afterwards, B", "A. Subsequently, B", "A, after which B", "A precedes
+  B", "A, and later B") and other structures ("once A stops, B", "it starts with A and ends with B").
+  tests/test_order_transfer.py checks that no training template renders any of their markers.
+- MIXING_STYLES: mixers written here, not the training one: each segment is the loudest stretch of a clip (1.5-4 s),
+  levelled, with 10 ms fades; "gap" puts 0.2-1 s of silence between the two, "overlap" lets the second start
+  0.2-0.6 s before the first ends, "levels" gives the two events levels 6-12 dB apart with a noise floor, "short"
+  and "long" make totals of 2-3 s and 7-9 s (shorter than the mini's 5 s window, and longer: embedded as the mean
+  of its windows).
+
+`evaluate_transfer` embeds each style's mixtures once and every family's captions once, and reports T-Classify
+(A2T, T2A, group; chance 0.5 / 0.5 / 0.17) for each (style, family), plus the means over held-out families.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .captions import label_to_phrase, render_caption
+from .evaluation import tclassify_from_similarity
+
+SAMPLING_RATE = 16000
+
+TRAINING_FAMILIES = {
+    "then": "then",
+    "followed by": "followed_by",
+    "B after A": "after",
+    "first A, then B": "first_then",
+}
+
+HELDOUT_FAMILIES = {
+    "B, preceded by A": lambda a, b: f"{b}, preceded by {a}",
+    "B following A": lambda a, b: f"{b} following {a}",
+    "B comes after A": lambda a, b: f"{b} comes after {a}",
+    "A; afterwards, B": lambda a, b: f"{a}; afterwards, {b}",
+    "A. Subsequently, B": lambda a, b: f"{a.capitalize()}. Subsequently, {b}",
+    "A, after which B": lambda a, b: f"{a}, after which {b}",
+    "A precedes B": lambda a, b: f"{a} precedes {b}",
+    "A, and later B": lambda a, b: f"{a}, and later {b}",
+    "once A stops, B": lambda a, b: f"once {a} stops, {b}",
+    "starts with A, ends with B": lambda a, b: f"it starts with {a} and ends with {b}",
+}
+# Words and marks by which each held-out family is recognised; no training template may write them.
+HELDOUT_MARKERS = ("preceded by", "following", "comes after", "afterwards", "subsequently", "after which",
+                   "precedes", "later", "once", "starts with", "ends with", ";")
+
+MIXING_STYLES = ("gap", "overlap", "levels", "short", "long")
+
+
+def caption(family: str, first: str, second: str) -> str:
+    """The caption of `family` for `first` then `second` (phrases)."""
+    if family in HELDOUT_FAMILIES:
+        return HELDOUT_FAMILIES[family](first, second)
+    if family in TRAINING_FAMILIES:
+        return render_caption([first, second], random.Random(0), template=TRAINING_FAMILIES[family]).text
+    raise ValueError(f"unknown phrasing family {family!r}; choose from {list(TRAINING_FAMILIES) + list(HELDOUT_FAMILIES)}")
+
+
+def _loudest(wave: np.ndarray, samples: int) -> np.ndarray:
+    if wave.size <= samples:
+        return wave
+    energy = np.concatenate([[0.0], np.cumsum(wave.astype(np.float64) ** 2)])
+    starts = np.arange(0, wave.size - samples + 1, 160)
+    start = int(starts[np.argmax(energy[starts + samples] - energy[starts])])
+    return wave[start : start + samples]
+
+
+def _levelled(wave: np.ndarray, db: float) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) + 1e-9
+    out = wave * (10 ** (db / 20) / rms)
+    fade = min(160, out.size // 4)
+    if fade:
+        out[:fade] *= np.linspace(0, 1, fade)
+        out[-fade:] *= np.linspace(1, 0, fade)
+    return out.astype(np.float32)
+
+
+def mix_two(first: np.ndarray, second: np.ndarray, style: str, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    """(first then second, second then first) in `style`; both orders use the same segments, levels and joins."""
+    if style not in MIXING_STYLES:
+        raise ValueError(f"unknown mixing style {style!r}; choose from {MIXING_STYLES}")
+    rate = SAMPLING_RATE
+    if style == "short":
+        lengths = [rng.uniform(1.0, 1.5), rng.uniform(1.0, 1.5)]
+    elif style == "long":
+        lengths = [rng.uniform(3.5, 4.0), rng.uniform(3.5, 4.0)]
+    else:
+        lengths = [rng.uniform(1.5, 4.0), rng.uniform(1.5, 4.0)]
+    levels = [-20.0, -20.0]
+    if style == "levels":
+        levels[rng.randrange(2)] -= rng.uniform(6.0, 12.0)
+    segments = [_levelled(_loudest(w, int(s * rate)).astype(np.float32), db)
+                for w, s, db in zip((first, second), lengths, levels)]
+    join = {"gap": rng.uniform(0.2, 1.0), "overlap": -rng.uniform(0.2, 0.6)}.get(style, rng.uniform(0.0, 0.3))
+    lead = rng.uniform(0.0, 0.3)
+    noise_seed = rng.randrange(2**31)
+
+    def place(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        join_samples = int(join * rate)
+        join_samples = max(join_samples, -min(a.size, b.size) // 2)  # overlap at most half the shorter segment
+        start_b = int(lead * rate) + a.size + join_samples
+        out = np.zeros(start_b + b.size, np.float32)
+        out[int(lead * rate) : int(lead * rate) + a.size] += a
+        out[start_b:] += b
+        if style == "levels":  # a noise floor 40 dB under the louder event
+            out += np.random.default_rng(noise_seed).standard_normal(out.size).astype(np.float32) * 10 ** (-60 / 20)
+        return out
+
+    return place(*segments), place(segments[1], segments[0])
+
+
+@dataclass
+class TransferPairs:
+    """Two-event pairs of held-out clips: labels and both mixture orders, per style."""
+
+    labels: list[tuple[str, str]]
+    audio: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]  # style -> (A then B, B then A)
+
+
+def build_pairs(waves_by_label: dict[str, list[np.ndarray]], n_pairs: int, styles=MIXING_STYLES,
+                seed: int = 0) -> TransferPairs:
+    """`n_pairs` pairs of clips of two different labels, mixed in every style (the same clips in every style)."""
+    labels = sorted(label for label, waves in waves_by_label.items() if waves)
+    if len(labels) < 2:
+        raise ValueError(f"two-event pairs need clips of at least two labels, got {labels}")
+    rng = random.Random(f"order-transfer:{seed}")
+    chosen = []
+    for _ in range(n_pairs):
+        a, b = rng.sample(labels, 2)
+        chosen.append((a, b, rng.choice(waves_by_label[a]), rng.choice(waves_by_label[b])))
+    audio = {}
+    for style in styles:
+        style_rng = random.Random(f"order-transfer:{seed}:{style}")
+        mixes = [mix_two(wa, wb, style, style_rng) for _, _, wa, wb in chosen]
+        audio[style] = ([m[0] for m in mixes], [m[1] for m in mixes])
+    return TransferPairs(labels=[(a, b) for a, b, _, _ in chosen], audio=audio)
+
+
+@torch.no_grad()
+def evaluate_transfer(model, pairs: TransferPairs, families=None, phrase=label_to_phrase) -> dict:
+    """{style: {family: T-Classify as a dict}} plus, per style, "held-out families (mean)"."""
+    families = list(families or list(TRAINING_FAMILIES) + list(HELDOUT_FAMILIES))
+    n = len(pairs.labels)
+    text = {}
+    for family in families:
+        captions = [caption(family, phrase(a), phrase(b)) for a, b in pairs.labels]
+        captions += [caption(family, phrase(b), phrase(a)) for a, b in pairs.labels]
+        text[family] = model.embed_text(captions).float().cpu().view(2, n, -1).transpose(0, 1)  # (N, order, D)
+    results = {}
+    for style, (ab, ba) in pairs.audio.items():
+        audio = model.embed_audio(ab + ba, sampling_rate=SAMPLING_RATE).float().cpu().view(2, n, -1).transpose(0, 1)
+        rows = {}
+        for family in families:
+            result = tclassify_from_similarity(torch.einsum("nad,ntd->nat", audio, text[family]))
+            rows[family] = {"a2t": result.a2t, "t2a": result.t2a, "group": result.group}
+        heldout = [rows[f] for f in families if f in HELDOUT_FAMILIES]
+        if heldout:
+            rows["held-out families (mean)"] = {k: float(np.mean([r[k] for r in heldout])) for k in ("a2t", "t2a", "group")}
+        results[style] = rows
+    return results

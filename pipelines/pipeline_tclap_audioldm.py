@@ -34,6 +34,7 @@ from transformers import (
     SpeechT5HifiGan,
 )
 
+from tclap_gen.captions import canonical_caption
 from tclap_gen.model import TCLAP_CONFIG_NAME, TClap, TClapInfo
 from tclap_gen.registry import TCLAP_SUBFOLDER, resolve_builtin
 from tclap_gen.vocoder import VocosVocoder
@@ -552,6 +553,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
         cross_attention_kwargs: dict[str, Any] | None = None,
+        canonicalize: bool = False,
     ):
         r"""Generate audio for `prompt`.
 
@@ -578,6 +580,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             callback_on_step_end: called after each step as fn(pipe, step, timestep, tensors) -> dict; the tensors
                 named in `callback_on_step_end_tensor_inputs` (default ["latents"]) are passed and may be replaced.
             cross_attention_kwargs: passed to the UNet's attention processors.
+            canonicalize: condition on each prompt rewritten by `tclap_gen.captions.canonical_caption` (its parsed
+                events in temporal order, joined by "then"/"while"): "a horn honks after a dog barks" conditions
+                as "a dog barks then a horn honks". Prompts the grammar cannot read are used as they are.
 
         Returns:
             TClapAudioLDMPipelineOutput, or (audios,) / (audios, scores, candidates_scores) when not return_dict.
@@ -618,9 +623,12 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         self._guidance_scale = guidance_scale
         self._interrupt = False
 
-        # 2. Encode the prompts with the T-CLAP text tower
+        # 2. Encode the prompts with the T-CLAP text tower (in canonical form if asked; re-ranking reads the originals)
+        text_prompts = prompts
+        if canonicalize and prompts is not None:
+            text_prompts = [canonical_caption(p) for p in prompts]
         prompt_embeds, negative_prompt_embeds = self.encode_prompt(
-            prompts,
+            text_prompts,
             device,
             num_waveforms_per_prompt,
             self.do_classifier_free_guidance,

@@ -16,7 +16,7 @@ from pathlib import Path
 from tclap_gen.audio import load_audio
 from tclap_gen.datasets import read_clip_metadata
 from tclap_gen.model import TClap
-from tclap_gen.order_transfer import HELDOUT_FAMILIES, MIXING_STYLES, TRAINING_FAMILIES, build_pairs, evaluate_transfer
+from tclap_gen.order_transfer import HELDOUT_FAMILIES, MIXING_STYLES, TRAINING_FAMILIES, build_pairs, embed_pairs, evaluate_transfer
 from tclap_gen.scoring import heldout_split
 
 
@@ -27,6 +27,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=200, help="clip pairs per mixing style (default 200)")
     parser.add_argument("--styles", nargs="+", default=list(MIXING_STYLES), choices=MIXING_STYLES)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--canonicalize", action="store_true",
+                        help="also measure each model with captions rewritten by captions.canonical_caption")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     if args.pairs < 1:
@@ -49,7 +51,15 @@ def main(argv=None) -> int:
             continue
         waves_by_label.setdefault(record.label, []).append(wave)
     pairs = build_pairs(waves_by_label, args.pairs, args.styles, args.seed)
-    results = {name: evaluate_transfer(TClap.from_pretrained(name), pairs) for name in args.models}
+    results, columns = {}, []
+    for name in args.models:
+        model = TClap.from_pretrained(name)
+        audio = embed_pairs(model, pairs)
+        results[name] = evaluate_transfer(model, pairs, audio_embeddings=audio)
+        columns.append(name)
+        if args.canonicalize:
+            results[f"{name} (canonicalised)"] = evaluate_transfer(model, pairs, canonicalize=True, audio_embeddings=audio)
+            columns.append(f"{name} (canonicalised)")
     if args.json:
         print(json.dumps({"pairs": args.pairs, "heldout_clips": sum(map(len, waves_by_label.values())),
                           "results": results}, indent=2))
@@ -59,12 +69,12 @@ def main(argv=None) -> int:
     families = list(TRAINING_FAMILIES) + list(HELDOUT_FAMILIES) + ["held-out families (mean)"]
     for style in args.styles:
         print(f"\nmixing style: {style}\n")
-        print("| phrasing family | " + " | ".join(args.models) + " |")
-        print("|---" * (len(args.models) + 1) + "|")
+        print("| phrasing family | " + " | ".join(columns) + " |")
+        print("|---" * (len(columns) + 1) + "|")
         for family in families:
             kind = "training" if family in TRAINING_FAMILIES else "held out"
             cells = [" / ".join(f"{results[m][style][family][k]:.2f}" for k in ("a2t", "t2a", "group"))
-                     for m in args.models]
+                     for m in columns]
             label = family if family.endswith("(mean)") else f"{family} ({kind})"
             print(f"| {label} | " + " | ".join(cells) + " |")
     return 0

@@ -179,9 +179,14 @@ class TClap:
         return F.normalize(summed, dim=-1)
 
     @torch.no_grad()
-    def embed_text(self, texts, batch_size: int = 64) -> torch.Tensor:
-        """(N, D) L2-normalised text embeddings."""
+    def embed_text(self, texts, batch_size: int = 64, canonicalize: bool = False) -> torch.Tensor:
+        """(N, D) L2-normalised text embeddings. With `canonicalize`, each text is first rewritten by
+        `captions.canonical_caption` (its events in temporal order joined by "then")."""
         texts = [texts] if isinstance(texts, str) else list(texts)
+        if canonicalize:
+            from .captions import canonical_caption
+
+            texts = [canonical_caption(text) for text in texts]
         chunks = []
         for start in range(0, max(len(texts), 1), batch_size):
             inputs = self.text_inputs(texts[start : start + batch_size])

@@ -148,18 +148,29 @@ def build_pairs(waves_by_label: dict[str, list[np.ndarray]], n_pairs: int, style
 
 
 @torch.no_grad()
-def evaluate_transfer(model, pairs: TransferPairs, families=None, phrase=label_to_phrase) -> dict:
-    """{style: {family: T-Classify as a dict}} plus, per style, "held-out families (mean)"."""
+def embed_pairs(model, pairs: TransferPairs) -> dict[str, torch.Tensor]:
+    """{style: (N, order, D) audio embeddings}: what evaluate_transfer needs of the audio, reusable across calls."""
+    n = len(pairs.labels)
+    return {style: model.embed_audio(ab + ba, sampling_rate=SAMPLING_RATE).float().cpu().view(2, n, -1).transpose(0, 1)
+            for style, (ab, ba) in pairs.audio.items()}
+
+
+@torch.no_grad()
+def evaluate_transfer(model, pairs: TransferPairs, families=None, phrase=label_to_phrase,
+                      canonicalize: bool = False, audio_embeddings: dict | None = None) -> dict:
+    """{style: {family: T-Classify as a dict}} plus, per style, "held-out families (mean)". With `canonicalize`
+    every caption goes through `captions.canonical_caption` before the text tower. `audio_embeddings` (from
+    embed_pairs with the same model) saves embedding the mixtures again."""
     families = list(families or list(TRAINING_FAMILIES) + list(HELDOUT_FAMILIES))
     n = len(pairs.labels)
+    audio_embeddings = audio_embeddings or embed_pairs(model, pairs)
     text = {}
     for family in families:
         captions = [caption(family, phrase(a), phrase(b)) for a, b in pairs.labels]
         captions += [caption(family, phrase(b), phrase(a)) for a, b in pairs.labels]
-        text[family] = model.embed_text(captions).float().cpu().view(2, n, -1).transpose(0, 1)  # (N, order, D)
+        text[family] = model.embed_text(captions, canonicalize=canonicalize).float().cpu().view(2, n, -1).transpose(0, 1)  # (N, order, D)
     results = {}
-    for style, (ab, ba) in pairs.audio.items():
-        audio = model.embed_audio(ab + ba, sampling_rate=SAMPLING_RATE).float().cpu().view(2, n, -1).transpose(0, 1)
+    for style, audio in audio_embeddings.items():
         rows = {}
         for family in families:
             result = tclassify_from_similarity(torch.einsum("nad,ntd->nat", audio, text[family]))

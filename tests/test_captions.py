@@ -371,3 +371,13 @@ def test_render_skips_templates_that_would_misread_a_phrase():
         assert parse_events(out.text).events == phrases
     with pytest.raises(CaptionError, match="no template"):
         render_caption(phrases, random.Random(0), template="list_then")
+
+
+def test_canonical_caption_writes_the_parsed_order():
+    from tclap_gen.captions import canonical_caption
+
+    assert canonical_caption("a car horn honks after a dog barks") == "a dog barks then a car horn honks"
+    assert canonical_caption("After the bell rings, glass smashes") == "the bell rings then glass smashes"
+    assert canonical_caption("a dog barks while a man speaks") == "a dog barks while a man speaks"
+    for unchanged in ("a dog barks", "", "   "):
+        assert canonical_caption(unchanged) == unchanged

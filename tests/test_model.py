@@ -63,6 +63,13 @@ def test_exported_text_tower_matches_embed_text(tiny_tclap):
     assert torch.allclose(exported, tiny_tclap.embed_text(texts), atol=1e-5)
 
 
+def test_embed_text_can_canonicalize(tiny_tclap):
+    canonical = tiny_tclap.embed_text(["a car horn honks after a dog barks", "a dog barks"], canonicalize=True)
+    written = tiny_tclap.embed_text(["a dog barks then a car horn honks", "a dog barks"])
+    torch.testing.assert_close(canonical, written, rtol=0, atol=RECOMPUTED_ATOL)  # two calls: tolerances.py
+    assert not torch.allclose(tiny_tclap.embed_text(["a car horn honks after a dog barks"]), written[:1], atol=1e-4)
+
+
 def test_save_and_load_round_trip(tiny_tclap, tmp_path):
     tiny_tclap.info.recipe = "test"
     tiny_tclap.save_pretrained(tmp_path / "m")

@@ -210,6 +210,15 @@ def test_latent_output_is_what_decoding_turns_into_the_audio(pipe):
     torch.testing.assert_close(decoded, audio, rtol=0, atol=RECOMPUTED_ATOL)
 
 
+def test_canonicalize_conditions_on_the_parsed_order(pipe):
+    kwargs = dict(num_inference_steps=2, audio_length_in_s=0.05)
+    canonical = pipe("a car horn honks after a dog barks", canonicalize=True, generator=torch.Generator().manual_seed(1), **kwargs).audios
+    written = pipe("a dog barks then a car horn honks", generator=torch.Generator().manual_seed(1), **kwargs).audios
+    as_is = pipe("a car horn honks after a dog barks", generator=torch.Generator().manual_seed(1), **kwargs).audios
+    np.testing.assert_allclose(canonical, written, rtol=0, atol=RECOMPUTED_ATOL)  # two calls: tolerances.py
+    assert not np.allclose(canonical, as_is, rtol=0, atol=1e-4)  # off by default: the prompt as written
+
+
 def test_encode_prompt_runs_alone_on_the_execution_device(pipe):
     embeds, negative = pipe.encode_prompt(PROMPTS)
     assert embeds.device == pipe._execution_device and embeds.shape == (2, 32) and negative.shape == (2, 32)

@@ -631,6 +631,9 @@ TEMPLATES: dict[str, tuple[range, bool]] = {
     "list_then": (range(3, 100), True),  # A, B, then C
     "list_finally": (range(3, 100), False),  # A, then B, and finally C
     "followed_then": (range(3, 100), False),  # A followed by B, then C
+    "comma_followed_by": (range(2, 4), False),  # A, followed by B, followed by C
+    "comma_after": (range(2, 3), False),  # B, after A
+    "until": (range(2, 3), False),  # A until B
 }
 _PHRASE_BLOCK_RE = re.compile(
     r"\b(then|finally|followed|proceeded|preceded|precedes?|until|before|after|afterwards?|while|whilst|as"
@@ -679,6 +682,12 @@ def _structure_from_template(template: str, groups: list[list[str]], overlap_wor
         seps = [", "] * (g - 2) + [", then "]
     elif template == "list_finally":
         seps = [", then "] * (g - 2) + [", and finally "]
+    elif template == "comma_followed_by":
+        seps = [", followed by "] * (g - 1)
+    elif template == "comma_after":
+        order, seps = [1, 0], [", after "]
+    elif template == "until":
+        seps = [" until "]
     elif template == "followed_then":
         seps = [" followed by "] + [", then "] * (g - 2)
         if g >= 4:
@@ -696,7 +705,7 @@ def _structure_from_template(template: str, groups: list[list[str]], overlap_wor
             slots.append(phrase)
         if position < len(order) - 1:
             pieces.append(seps[position])
-            links.append(_AFTER if template == "after" else BEFORE)
+            links.append(_AFTER if order[0] != 0 else BEFORE)  # mentioned second, happens first
     pieces.append(tail)
     return CaptionStructure(pieces=pieces, slots=slots, links=links)
 

@@ -715,12 +715,14 @@ def render_caption(
     rng: random.Random,
     relations: list[str] | None = None,
     template: str | None = None,
+    weights: dict[str, float] | None = None,
 ) -> RenderedCaption:
     """Write a caption for ``phrases`` (temporal order) with a template chosen by ``rng``.
 
     ``relations`` (default all "before") has one entry per consecutive pair; "overlap" pairs are
-    written with "while" or "as". ``template`` forces a template (see ``TEMPLATES``). The
-    negatives use the same template with the phrases in every other temporal order.
+    written with "while" or "as". ``template`` forces a template (see ``TEMPLATES``); otherwise one of
+    those that fit is drawn, uniformly or by ``weights`` (template name -> relative weight, 1 for names
+    not given). The negatives use the same template with the phrases in every other temporal order.
     """
     if isinstance(phrases, str) or not isinstance(phrases, (list, tuple)) or not phrases:
         raise CaptionError("phrases must be a non-empty list of strings")
@@ -750,7 +752,10 @@ def render_caption(
             )
         candidates = [template] if template is not None else allowed
         while True:
-            name = rng.choice(candidates)
+            if weights:
+                name = rng.choices(candidates, weights=[float(weights.get(c, 1.0)) for c in candidates])[0]
+            else:
+                name = rng.choice(candidates)
             structure = _structure_from_template(name, groups, overlap_word)
             # A phrase can read differently in a template (an adjective-only phrase in a comma
             # list joins the next one): only templates that parse back to the phrases are used.

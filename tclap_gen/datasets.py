@@ -489,6 +489,8 @@ class MixupDataset(_ClipDataset):
     half the shortest segment) or a silent gap (length from `gap_s`); `gain_db` is drawn per segment after
     levelling to about -20 dBFS RMS (peak <= 0.5, so joins never clip). `cache_mb` > 0 keeps decoded, trimmed
     clips in memory (int16, per process) up to that size; items are identical with or without it.
+    `template_weights` (template name -> relative weight, 1 for those not named) skews the caption templates,
+    e.g. towards the reversed-mention ones ("B after A") that a text tower otherwise reads as mention order.
     """
 
     def __init__(
@@ -506,8 +508,14 @@ class MixupDataset(_ClipDataset):
         crossfade_probability: float = 0.5,
         max_retries: int = 20,
         cache_mb: float = 0.0,
+        template_weights: dict[str, float] | None = None,
     ):
         super().__init__(records, sampling_rate, seconds, seed, phrases, max_retries, cache_mb)
+        unknown = sorted(set(template_weights or {}) - set(TEMPLATES))
+        if unknown or any(float(w) < 0 for w in (template_weights or {}).values()):
+            raise ValueError(f"MixupDataset: template_weights must map templates of {sorted(TEMPLATES)} to weights "
+                             f">= 0, got {template_weights}")
+        self.template_weights = dict(template_weights or {})
         self.num_events = _pair(num_events, "num_events", int)
         self.length = int(length)
         self.gap_s = _pair(gap_s, "gap_s")
@@ -589,7 +597,7 @@ class MixupDataset(_ClipDataset):
 
         labels = [record.label for record, _ in chosen]
         phrases = [self._phrases[label] for label in labels]
-        rendered = render_caption(phrases, rng)
+        rendered = render_caption(phrases, rng, weights=self.template_weights)
         audio, spans = _assemble(segments, joins, lead, total)
         orders = _negative_orders(rendered.negatives, rendered.events, rendered.template)
         audio_negatives = [_assemble([segments[k] for k in order], joins, lead, total)[0] for order in orders]

@@ -381,3 +381,11 @@ def test_canonical_caption_writes_the_parsed_order():
     assert canonical_caption("a dog barks while a man speaks") == "a dog barks while a man speaks"
     for unchanged in ("a dog barks", "", "   "):
         assert canonical_caption(unchanged) == unchanged
+
+
+def test_template_weights_skew_the_draw():
+    rng = random.Random(0)
+    drawn = [render_caption(["a dog barking", "water splashing"], rng, weights={"after": 50.0, "then": 0.0}).template
+             for _ in range(300)]
+    assert "then" not in drawn
+    assert drawn.count("after") > 0.7 * len(drawn)  # 50 of 58 weight units: about 86 %

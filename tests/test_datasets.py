@@ -548,3 +548,19 @@ def test_collate_examples_flattens_negatives_with_owners(records):
     other_rate = TemporalExample(np.zeros(10, np.float32), 8000, "x")
     with pytest.raises(ValueError, match="sampling rates"):
         collate_examples([examples[0], other_rate])
+
+
+def test_mixup_template_weights_are_checked_and_used(clips_csv):
+    from tclap_gen.captions import parse_events
+
+    records = read_clip_metadata(clips_csv)
+    with pytest.raises(ValueError, match="template_weights"):
+        MixupDataset(records, seconds=2.0, num_events=(2, 2), length=4, template_weights={"sometime": 1.0})
+    dataset = MixupDataset(records, seconds=2.0, num_events=(2, 2), length=12,
+                           template_weights={name: 0.0 for name in ("then", "and_then", "followed_by", "before",
+                                                                    "after_lead", "first_then", "comma_followed_by",
+                                                                    "until")})
+    for i in range(len(dataset)):
+        example = dataset[i]
+        plan = parse_events(example.caption)
+        assert example.caption.index(plan.events[1]) < example.caption.index(plan.events[0])  # B ... after A

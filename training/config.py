@@ -94,6 +94,7 @@ class DataConfig:
     clips: list[ClipSetConfig] = field(default_factory=list)
     mixture: list[SourceConfig] = field(default_factory=list)
     phrases: dict = field(default_factory=dict)  # label -> caption phrase overrides
+    template_weights: dict = field(default_factory=dict)  # mix-up caption template -> relative weight (default 1)
     samples_per_epoch: int = 1024  # rounded down to a multiple of optim.batch_size
     num_workers: int = 0  # DataLoader worker processes (features are computed there); -1: one per spare core, <= 8
     max_audio_negatives: int | None = None  # audio order negatives kept per example (each costs a forward); None: all

@@ -34,7 +34,7 @@ from transformers import (
     SpeechT5HifiGan,
 )
 
-from tclap_gen.captions import canonical_caption
+from tclap_gen.captions import MAX_CAPTION_CHARS, canonical_caption
 from tclap_gen.model import TCLAP_CONFIG_NAME, TClap, TClapInfo
 from tclap_gen.registry import TCLAP_SUBFOLDER, resolve_builtin
 from tclap_gen.vocoder import VocosVocoder
@@ -124,6 +124,11 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
     # The text tower runs first, but through ClapModel.get_text_features, which bypasses ClapModel.forward and so
     # the offload hook on it: enable_model_cpu_offload also hooks the towers themselves (see there).
     model_cpu_offload_seq = "tclap->unet->vae->vocoder"
+    # Bounds on the work one call can cause (issue: no input hangs): the text tower reads 77 tokens and the event
+    # grammar MAX_CAPTION_CHARS characters; the audio length bounds the latents, and so time and memory (a 60 s
+    # clip is 6 of AudioLDM's 10 s clips). Raise it on the instance for longer audio.
+    max_prompt_chars = MAX_CAPTION_CHARS
+    max_audio_length_in_s = 60.0
     _callback_tensor_inputs = ["latents", "prompt_embeds", "negative_prompt_embeds"]
 
     def __init__(
@@ -322,6 +327,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             for i, text in enumerate(prompts):
                 if not isinstance(text, str) or not text.strip():
                     raise ValueError(f"`prompt[{i}]` is empty or not a string: {text!r}")
+                if len(text) > self.max_prompt_chars:
+                    raise ValueError(f"`prompt[{i}]` is {len(text):,} characters long; at most "
+                                     f"{self.max_prompt_chars:,} are read (the text tower itself reads 77 tokens)")
             batch_size = len(prompts)
         else:
             if prompt_embeds.ndim != 2:
@@ -352,6 +360,12 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         if audio_length_in_s is not None:
             if not np.isfinite(audio_length_in_s) or audio_length_in_s <= 0:
                 raise ValueError(f"`audio_length_in_s` must be a positive number of seconds, got {audio_length_in_s!r}")
+            if audio_length_in_s > self.max_audio_length_in_s:
+                raise ValueError(
+                    f"`audio_length_in_s`={audio_length_in_s:g} is above the pipeline's bound of "
+                    f"{self.max_audio_length_in_s:g} s (time and memory grow with it); set pipe.max_audio_length_in_s "
+                    "to allow more"
+                )
             frame_s = self.seconds_per_latent_frame
             if audio_length_in_s < frame_s:
                 raise ValueError(

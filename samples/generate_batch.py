@@ -372,6 +372,8 @@ def main(argv=None) -> int:
     for name in ("batch_size", "candidates", "steps"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.out.exists() and not args.out.is_dir():
+        raise FileExistsError(f"--out {args.out} is a file; give a folder (made if missing)")
     options = BatchOptions(
         model=args.model, batch_size=args.batch_size, candidates=args.candidates,
         rerank=None if args.rerank == "none" else args.rerank, steps=args.steps, guidance=args.guidance,

@@ -65,6 +65,13 @@ __all__ = [
 
 BEFORE = "before"
 OVERLAP = "overlap"
+# Bounds on the work one caption can cause. Parsing costs about the square of the number of connectives, so a
+# caption is read up to MAX_CAPTION_CHARS (AudioCaps' longest is under 300). Up to MAX_LISTED_EVENTS events every
+# other order is a negative (at most 5! - 1 = 119; the paper's 2-3 event captions have 1 and 5); beyond, a
+# bounded sample: the reversal, each swap of neighbours, then seeded random orders, SAMPLED_NEGATIVES at most.
+MAX_CAPTION_CHARS = 2000
+MAX_LISTED_EVENTS = 5
+SAMPLED_NEGATIVES = 24
 # Mention-order link kinds between consecutive slots of a caption. "after" means the slot on the
 # right happens first ("B after A"); it never appears in an EventPlan, which is in temporal order.
 _AFTER = "after"
@@ -196,8 +203,10 @@ class CaptionStructure:
         """The caption with its slots permuted into every other temporal order (same template).
 
         Permutations inside an overlap group keep the temporal order and are skipped, so are
-        permutations that give back the same text (repeated events). ``limit`` caps the count
-        (useful beyond 5 events, where the number of orders grows factorially). With ``check``
+        permutations that give back the same text (repeated events). ``limit`` caps the count.
+        Beyond MAX_LISTED_EVENTS slots the orders are not all listed (they grow factorially): the
+        reversal, the swaps of neighbours and seeded random orders (the same for the same caption)
+        are tried, and at most ``limit`` or SAMPLED_NEGATIVES are kept. With ``check``
         each candidate is parsed again and kept only if it reads as the intended order: a slot
         can read differently in another place (a comma list moved next to "then" becomes several
         events; "shortly after" moved before "and then" becomes a connective).
@@ -214,7 +223,12 @@ class CaptionStructure:
         seen_keys = {key(identity)}
         seen_texts = {self.render()}
         out: list[str] = []
-        for order in itertools.permutations(identity):
+        if len(identity) <= MAX_LISTED_EVENTS:
+            candidates = itertools.permutations(identity)
+        else:
+            limit = SAMPLED_NEGATIVES if limit is None else min(limit, SAMPLED_NEGATIVES)
+            candidates = _sampled_orders(identity, random.Random(f"negatives:{self.render()}"), 20 * limit)
+        for order in candidates:
             k = key(order)
             if k in seen_keys:
                 continue
@@ -233,6 +247,19 @@ class CaptionStructure:
             if limit is not None and len(out) >= limit:
                 break
         return out
+
+
+def _sampled_orders(identity: tuple[int, ...], rng: random.Random, attempts: int):
+    """Candidate orders for a long caption: the reversal, each swap of neighbours, then random shuffles."""
+    yield identity[::-1]
+    for i in range(len(identity) - 1):
+        order = list(identity)
+        order[i], order[i + 1] = order[i + 1], order[i]
+        yield tuple(order)
+    for _ in range(attempts):
+        order = list(identity)
+        rng.shuffle(order)
+        yield tuple(order)
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,6 +428,10 @@ def _split_list(slot_begin: int, slot_end: int, text: str) -> list[tuple[int, in
 
 def parse_structure(caption: str) -> CaptionStructure:
     """Cut a caption into event slots, the text around them and the links between them."""
+    if isinstance(caption, str) and len(caption) > MAX_CAPTION_CHARS:
+        raise CaptionError(
+            f"the caption is {len(caption):,} characters long; the event grammar reads at most {MAX_CAPTION_CHARS:,}"
+        )
     text = _normalise(caption)
     trailing = re.search(r"[\s.!?;:,]*$", text)
     body, suffix = text[: trailing.start()], text[trailing.start():]

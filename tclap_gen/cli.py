@@ -20,7 +20,7 @@ def main(argv=None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.handler(args, extra) or 0
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as error:
         print(f"tclap-gen {args.command}: error: {error}", file=sys.stderr)
         return 2
 
@@ -87,6 +87,8 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
 def run_generate(args, _extra) -> int:
     from .generate import generate_to_folder
 
+    if args.out.exists() and not args.out.is_dir():
+        raise FileExistsError(f"--out {args.out} is a file; give a folder (made if missing)")
     for record in generate_to_folder(
         args.prompts, args.out, model=args.model, seed=args.seed, steps=args.steps, guidance=args.guidance,
         seconds=args.seconds, candidates=args.candidates, rerank=None if args.rerank == "none" else args.rerank,

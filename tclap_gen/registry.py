@@ -13,7 +13,9 @@ TCLAP_SUBFOLDER = "tclap"
 
 
 def resolve_builtin(name_or_path: str | Path) -> str | Path:
-    """Map a built-in name to its folder; anything else (a folder, a Hub id) is returned unchanged."""
+    """Map a built-in name to its folder; an existing folder or a Hub id ("owner/name") is returned unchanged.
+    Anything else is a FileNotFoundError that says what was looked for: a path-like name that is no folder would
+    otherwise reach the Hub client, whose message is about repository ids."""
     key = str(name_or_path)
     if key in BUILTIN_MODELS:
         folder = BUILTIN_MODELS[key]
@@ -23,6 +25,14 @@ def resolve_builtin(name_or_path: str | Path) -> str | Path:
                 "(see README, 'The mini models')"
             )
         return folder
+    path = Path(key)
+    if path.exists() and not path.is_dir():
+        raise FileNotFoundError(f"model {key!r}: {path} is a file; a model is a built-in name, a folder or a Hub id")
+    if not path.exists() and (path.is_absolute() or key.startswith(".") or key.count("/") != 1 or key.endswith("/")):
+        raise FileNotFoundError(
+            f"model {key!r}: not a built-in name ({', '.join(BUILTIN_MODELS)}), no such folder, and not a Hub id "
+            "of the form owner/name"
+        )
     return name_or_path
 
 

@@ -114,6 +114,29 @@ def rms_db(wave) -> float:
     return float(10.0 * np.log10(float(np.dot(array, array)) / array.size + 1e-10))
 
 
+def level(wave, target_db: float = -20.0, max_peak: float = 0.5) -> np.ndarray:
+    """`wave` (float32) scaled to an RMS of `target_db` dBFS, or less where the peak would pass `max_peak`: the one
+    loudness every training example, mix-up segment and judged clip is brought to. Silence stays silence."""
+    wave = np.asarray(wave, dtype=np.float32)
+    rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) if wave.size else 0.0
+    if rms < 1e-8:
+        return wave.copy()
+    scale = min(10.0 ** (target_db / 20.0) / rms, max_peak / float(np.abs(wave).max()))
+    return (wave * scale).astype(np.float32)
+
+
+def loudest_excerpt(wave, samples: int, step: int = 160) -> np.ndarray:
+    """The `samples`-long stretch of a mono `wave` holding the most energy (starts every `step` samples); a shorter
+    wave comes back whole."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.size <= samples:
+        return wave
+    energy = np.concatenate([[0.0], np.cumsum(wave.astype(np.float64) ** 2)])
+    starts = np.arange(0, wave.size - samples + 1, step)
+    start = int(starts[np.argmax(energy[starts + samples] - energy[starts])])
+    return wave[start : start + samples]
+
+
 def frame_rms_db(wave, sampling_rate: int, frame_ms: float = 20.0) -> np.ndarray:
     """RMS level in dB of consecutive non-overlapping frames of a 1-D waveform (the last frame may be short)."""
     return 10.0 * np.log10(_frame_mean_squares(wave, sampling_rate, frame_ms) + 1e-10)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .audio import load_audio, rms_db, trim_silence
+from .audio import level, load_audio, rms_db, trim_silence
 from .captions import TEMPLATES, CaptionError, label_to_phrase, order_negatives, parse_events, render_caption
 
 logger = logging.getLogger(__name__)
@@ -266,26 +266,18 @@ def _item_rng(seed: int, epoch: int, index: int) -> random.Random:
     return random.Random(f"tclap-gen:{seed}:{epoch}:{index}")
 
 
-def _normalise_level(wave: np.ndarray) -> np.ndarray:
-    scale = 10.0 ** ((_TARGET_RMS_DB - rms_db(wave)) / 20.0)
-    peak = float(np.max(np.abs(wave))) * scale
-    if peak > _MAX_PEAK:
-        scale *= _MAX_PEAK / peak
-    return (wave * scale).astype(np.float32)
-
-
 def _crop(wave: np.ndarray, length: int, rng: random.Random, sampling_rate: int) -> np.ndarray:
     """A `length`-sample crop at a random offset that is not much quieter than the clip, re-trimmed."""
     if wave.size <= length:
         return wave
-    level = rms_db(wave)
+    clip_db = rms_db(wave)
     best, best_level = 0, -math.inf
     for _ in range(4):  # a few tries: a random crop can fall in a pause of the recording
         offset = rng.randrange(wave.size - length + 1)
         crop_level = rms_db(wave[offset : offset + length])
         if crop_level > best_level:
             best, best_level = offset, crop_level
-        if crop_level >= level - 10.0:
+        if crop_level >= clip_db - 10.0:
             break
     return trim_silence(wave[best : best + length], sampling_rate)
 
@@ -588,7 +580,7 @@ class MixupDataset(_ClipDataset):
         for (_, wave), share in zip(chosen, shares):
             segment = _crop(wave, share, rng, sr)
             gain = 10.0 ** (rng.uniform(*self.gain_db) / 20.0)
-            segments.append((_normalise_level(segment) * gain).astype(np.float32))
+            segments.append((level(segment, _TARGET_RMS_DB, _MAX_PEAK) * gain).astype(np.float32))
         # A crossfade never spans more than half of any segment, in whatever order they are joined.
         shortest = min(s.size for s in segments)
         joins = [max(j, -(shortest // 2)) for j in joins]
@@ -701,7 +693,7 @@ class SingleClipDataset(_ClipDataset):
                 raise self._too_many_failures(index, failed)
             record = rng.choice(self.records)  # a replacement drawn from the item's own generator
         sr, total = self.sampling_rate, self.num_samples
-        segment = _normalise_level(_crop(wave, total, rng, sr))
+        segment = level(_crop(wave, total, rng, sr), _TARGET_RMS_DB, _MAX_PEAK)
         segment = (segment * 10.0 ** (rng.uniform(*self.gain_db) / 20.0)).astype(np.float32)
         lead = rng.randint(0, total - segment.size)
         audio, [(start, end)] = _assemble([segment], [], lead, total)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .audio import level, loudest_excerpt
 from .captions import label_to_phrase, render_caption
 from .evaluation import tclassify_from_similarity
 
@@ -67,23 +68,14 @@ def caption(family: str, first: str, second: str) -> str:
     raise ValueError(f"unknown phrasing family {family!r}; choose from {list(TRAINING_FAMILIES) + list(HELDOUT_FAMILIES)}")
 
 
-def _loudest(wave: np.ndarray, samples: int) -> np.ndarray:
-    if wave.size <= samples:
-        return wave
-    energy = np.concatenate([[0.0], np.cumsum(wave.astype(np.float64) ** 2)])
-    starts = np.arange(0, wave.size - samples + 1, 160)
-    start = int(starts[np.argmax(energy[starts + samples] - energy[starts])])
-    return wave[start : start + samples]
-
-
-def _levelled(wave: np.ndarray, db: float) -> np.ndarray:
-    rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) + 1e-9
-    out = wave * (10 ** (db / 20) / rms)
+def _segment(wave: np.ndarray, seconds: float, db: float) -> np.ndarray:
+    """The loudest `seconds` of `wave` at `db` dBFS RMS, with 10 ms fades."""
+    out = level(loudest_excerpt(wave, int(seconds * SAMPLING_RATE)), target_db=db, max_peak=1.0).copy()
     fade = min(160, out.size // 4)
     if fade:
         out[:fade] *= np.linspace(0, 1, fade)
         out[-fade:] *= np.linspace(1, 0, fade)
-    return out.astype(np.float32)
+    return out
 
 
 def mix_two(first: np.ndarray, second: np.ndarray, style: str, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
@@ -100,8 +92,7 @@ def mix_two(first: np.ndarray, second: np.ndarray, style: str, rng: random.Rando
     levels = [-20.0, -20.0]
     if style == "levels":
         levels[rng.randrange(2)] -= rng.uniform(6.0, 12.0)
-    segments = [_levelled(_loudest(w, int(s * rate)).astype(np.float32), db)
-                for w, s, db in zip((first, second), lengths, levels)]
+    segments = [_segment(w, s, db) for w, s, db in zip((first, second), lengths, levels)]
     join = {"gap": rng.uniform(0.2, 1.0), "overlap": -rng.uniform(0.2, 0.6)}.get(style, rng.uniform(0.0, 0.3))
     lead = rng.uniform(0.0, 0.3)
     noise_seed = rng.randrange(2**31)

@@ -252,3 +252,21 @@ def test_trim_silence_keeps_at_least_a_frame_of_silence_and_rejects_bad_input():
         trim_silence(np.zeros(0, np.float32), 16000)
     with pytest.raises(ValueError, match="threshold_db"):
         trim_silence(silent, 16000, threshold_db=3)
+
+
+def test_level_and_loudest_excerpt():
+    from tclap_gen.audio import level, loudest_excerpt
+
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(16000).astype(np.float32)
+    out = level(noise)
+    assert rms_db(out) == pytest.approx(-20.0, abs=0.01) or np.abs(out).max() == pytest.approx(0.5, rel=1e-6)
+    assert np.abs(out).max() <= 0.5 + 1e-6  # the peak bound wins over the RMS target for spiky sounds
+    tone = (0.01 * np.sin(np.arange(16000) * 0.1)).astype(np.float32)
+    assert rms_db(level(tone)) == pytest.approx(-20.0, abs=0.01)  # a sine's peak is 3 dB over its RMS: no clip
+    np.testing.assert_array_equal(level(np.zeros(100, np.float32)), np.zeros(100, np.float32))  # silence stays
+    wave = np.zeros(48000, np.float32)
+    wave[20000:24000] = 0.5
+    excerpt = loudest_excerpt(wave, 8000)
+    assert excerpt.size == 8000 and float(np.sum(excerpt**2)) == pytest.approx(float(np.sum(wave**2)))
+    assert loudest_excerpt(wave[:100], 8000).size == 100  # shorter: whole

@@ -366,17 +366,6 @@ def train_records(data: DataConfig):
     return train
 
 
-def _level(wave: np.ndarray, target_db: float = -20.0, max_peak: float = 0.5) -> np.ndarray:
-    # The datasets' levelling (RMS -20 dBFS, peak at most 0.5): the VAE and vocoder see the levels the UNet's
-    # examples have.
-    rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) + 1e-8
-    scale = 10 ** (target_db / 20) / rms
-    peak = float(np.abs(wave).max()) * scale
-    if peak > max_peak:
-        scale *= max_peak / peak
-    return (wave * scale).astype(np.float32)
-
-
 class WaveBank:
     """Every training clip, levelled, in one flat tensor on the training device; draws random fixed-length crops.
 
@@ -395,14 +384,14 @@ class WaveBank:
 
     @classmethod
     def load(cls, records, sampling_rate: int, device, workers: int = 8) -> "WaveBank":
-        from tclap_gen.audio import load_audio
+        from tclap_gen.audio import level, load_audio
 
         def read(record):
             try:
                 wave, _ = load_audio(record.path, sampling_rate=sampling_rate)
             except (OSError, ValueError, RuntimeError) as error:  # missing or unreadable: skipped, counted
                 return str(error)
-            return _level(wave)
+            return level(wave)  # the datasets' levelling: the VAE and vocoder see the UNet's levels
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
             loaded = list(pool.map(read, records))

@@ -34,7 +34,8 @@ from transformers import (
     SpeechT5HifiGan,
 )
 
-from tclap_gen.captions import MAX_CAPTION_CHARS, canonical_caption
+from tclap_gen.captions import MAX_CAPTION_CHARS, canonical_caption, parse_events
+from tclap_gen.layout import EventSpan, LayoutBatch, check_spans, plan_layout
 from tclap_gen.model import TCLAP_CONFIG_NAME, TClap, TClapInfo
 from tclap_gen.registry import TCLAP_SUBFOLDER, resolve_builtin
 from tclap_gen.vocoder import VocosVocoder
@@ -84,12 +85,15 @@ class TClapAudioLDMPipelineOutput(BaseOutput):
     reports: with rerank="temporal", the TemporalScorer's full report (`tclap_gen.scoring.ScoreReport`: events,
         spans, curves) of each kept candidate, one per prompt, so that nobody scores it a second time
         (`reports[i].faithfulness == scores[i]`); else None. Only in this object: the tuple form is unchanged.
+    layouts: with `layout` or `events`, each prompt's spans as dicts {"text", "start", "end"} (seconds; an empty
+        list where the prompt has one event and plain generation was used); else None.
     """
 
     audios: np.ndarray | torch.Tensor
     scores: list[float] | None = None
     candidates_scores: list[list[float]] | None = None
     reports: list[Any] | None = None
+    layouts: list[list[dict]] | None = None
 
 
 @dataclass
@@ -520,6 +524,30 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
                    for wave, text in zip(waveforms.numpy(), prompts)]
         return [float(report.faithfulness) for report in reports], reports
 
+    def plan_spans(self, prompts, layout, events, seconds: float, batch_size: int, layout_weight: float,
+                   durations=None) -> list[list[EventSpan]] | None:
+        """Per prompt, the spans its events condition (tclap_gen.layout); None without `layout` or `events`."""
+        if layout is None and events is None:
+            return None
+        if layout not in (None, "auto"):
+            raise ValueError(f'`layout` must be None or "auto", got {layout!r}')
+        if not 0.0 <= layout_weight <= 1.0:
+            raise ValueError(f"`layout_weight` must be in [0, 1], got {layout_weight!r}")
+        if events is not None:
+            if layout is not None:
+                raise ValueError('pass `layout="auto"` (spans planned from the prompt) or `events`, not both')
+            events = list(events)
+            nested = bool(events) and isinstance(events[0], (list, tuple)) and not (
+                events[0] and isinstance(events[0][0], str))
+            per_prompt = events if nested else [events]
+            if len(per_prompt) != batch_size:
+                raise ValueError(f"`events` gives spans for {len(per_prompt)} prompts, but there are {batch_size}")
+            return [check_spans(p, seconds, "events" if not nested else f"events[{i}]") for i, p in enumerate(per_prompt)]
+        if prompts is None:
+            raise ValueError('layout="auto" plans from the prompt text: pass `prompt` (or explicit `events`)')
+        # a prompt with one event is plain generation: no event rows
+        return [plan_layout(p, seconds, durations) if len(parse_events(p).events) > 1 else [] for p in prompts]
+
     def warn_unknown_events(self, prompts: list[str]) -> None:
         """Warn when a prompt names sounds the T-CLAP was not trained on (its info.extra["classes"])."""
         classes = self.tclap_info.extra.get("classes") or []
@@ -568,6 +596,10 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         callback_on_step_end_tensor_inputs: list[str] | None = None,
         cross_attention_kwargs: dict[str, Any] | None = None,
         canonicalize: bool = False,
+        layout: str | None = None,
+        events=None,
+        layout_weight: float = 0.3,
+        event_durations: dict[str, float] | None = None,
     ):
         r"""Generate audio for `prompt`.
 
@@ -597,6 +629,15 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             canonicalize: condition on each prompt rewritten by `tclap_gen.captions.canonical_caption` (its parsed
                 events in temporal order, joined by "then"/"while"): "a horn honks after a dog barks" conditions
                 as "a dog barks then a horn honks". Prompts the grammar cannot read are used as they are.
+            layout: None (plain generation) or "auto": each event the prompt parses into conditions its own
+                stretch of time (tclap_gen.layout.plan_layout: sequential events share the clip in turn, overlapping
+                ones share a span, neighbours cross-fade over 0.25 s). At every step ONE batched UNet call predicts
+                the noise for the whole prompt and for each event's own T-CLAP embedding, and the predictions are
+                blended along the latents' time axis by soft masks; guidance applies to the blend.
+            events: explicit spans instead of the parsed plan: [(text, start_s, end_s), ...] for one prompt, or one
+                such list per prompt. Spans outside the clip, reversed or empty are a ValueError naming the span.
+            layout_weight: how much of the whole-prompt prediction is kept everywhere (coherence), in [0, 1].
+            event_durations: with layout="auto", event text -> seconds, weighting each event's share of the clip.
 
         Returns:
             TClapAudioLDMPipelineOutput, or (audios,) / (audios, scores, candidates_scores) when not return_dict.
@@ -632,6 +673,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         prompts = None if prompt is None else ([prompt] if isinstance(prompt, str) else list(prompt))
         if prompts is not None:
             self.warn_unknown_events(prompts)
+        spans = self.plan_spans(prompts, layout, events, audio_length_in_s, batch_size, layout_weight, event_durations)
 
         device = self._execution_device
         self._guidance_scale = guidance_scale
@@ -650,6 +692,19 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             prompt_embeds=prompt_embeds,
             negative_prompt_embeds=negative_prompt_embeds,
         )
+
+        # 2b. The layout's UNet rows: the whole prompt and each event, per waveform (tclap_gen.layout.LayoutBatch)
+        layout_batch = None
+        if spans is not None:
+            texts = [span.text for prompt_spans in spans for span in prompt_spans]
+            flat = self._embed_texts(texts, device).to(prompt_embeds.dtype) if texts else prompt_embeds[:0]
+            per_prompt = list(flat.split([len(prompt_spans) for prompt_spans in spans]))
+            repeat = num_waveforms_per_prompt
+            layout_batch = LayoutBatch.build(
+                [s for s in spans for _ in range(repeat)], [e for e in per_prompt for _ in range(repeat)],
+                prompt_embeds, negative_prompt_embeds if self.do_classifier_free_guidance else None,
+                height // self.vae_scale_factor, self.seconds_per_latent_frame, layout_weight,
+            )
 
         # 3. Timesteps and starting noise
         self.scheduler.set_timesteps(num_inference_steps, device=device)
@@ -672,22 +727,28 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             for i, t in enumerate(timesteps):
                 if self.interrupt:
                     continue
-                if self.do_classifier_free_guidance:
-                    model_input = torch.cat([latents] * 2)
-                    class_labels = torch.cat([negative_prompt_embeds, prompt_embeds])
+                if layout_batch is not None:
+                    noise_pred = layout_batch.predict(
+                        self.unet, self.scheduler.scale_model_input(latents, t), t,
+                        self.guidance_scale if self.do_classifier_free_guidance else None, cross_attention_kwargs,
+                    )
                 else:
-                    model_input, class_labels = latents, prompt_embeds
-                model_input = self.scheduler.scale_model_input(model_input, t)
-                noise_pred = self.unet(
-                    model_input,
-                    t,
-                    encoder_hidden_states=None,
-                    class_labels=class_labels,
-                    cross_attention_kwargs=cross_attention_kwargs,
-                ).sample
-                if self.do_classifier_free_guidance:
-                    noise_uncond, noise_text = noise_pred.chunk(2)
-                    noise_pred = noise_uncond + self.guidance_scale * (noise_text - noise_uncond)
+                    if self.do_classifier_free_guidance:
+                        model_input = torch.cat([latents] * 2)
+                        class_labels = torch.cat([negative_prompt_embeds, prompt_embeds])
+                    else:
+                        model_input, class_labels = latents, prompt_embeds
+                    model_input = self.scheduler.scale_model_input(model_input, t)
+                    noise_pred = self.unet(
+                        model_input,
+                        t,
+                        encoder_hidden_states=None,
+                        class_labels=class_labels,
+                        cross_attention_kwargs=cross_attention_kwargs,
+                    ).sample
+                    if self.do_classifier_free_guidance:
+                        noise_uncond, noise_text = noise_pred.chunk(2)
+                        noise_pred = noise_uncond + self.guidance_scale * (noise_text - noise_uncond)
                 latents = self.scheduler.step(noise_pred, t, latents, **extra_step_kwargs).prev_sample
 
                 if callback_on_step_end is not None:
@@ -705,9 +766,10 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
                 if i == len(timesteps) - 1 or ((i + 1) > num_warmup_steps and (i + 1) % self.scheduler.order == 0):
                     progress_bar.update()
 
+        layouts = None if spans is None else [[span.to_dict() for span in prompt_spans] for prompt_spans in spans]
         if output_type == "latent":
             self.maybe_free_model_hooks()
-            return TClapAudioLDMPipelineOutput(audios=latents) if return_dict else (latents,)
+            return TClapAudioLDMPipelineOutput(audios=latents, layouts=layouts) if return_dict else (latents,)
 
         # 5. Decode: latents -> mel spectrogram -> waveform, cut to the asked length
         mel_spectrogram = self.decode_latents(latents)
@@ -733,7 +795,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         if not return_dict:
             return (audio,) if scores is None else (audio, scores, candidates_scores)
         return TClapAudioLDMPipelineOutput(
-            audios=audio, scores=scores, candidates_scores=candidates_scores, reports=reports
+            audios=audio, scores=scores, candidates_scores=candidates_scores, reports=reports, layouts=layouts
         )
 
 

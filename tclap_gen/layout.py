@@ -1,0 +1,151 @@
+"""Temporal layout: which stretch of the clip each event of a prompt conditions.
+
+`plan_layout` turns a caption into spans: `parse_events` gives the events in temporal order, grouped where they
+overlap; the groups share the clip one after another (equally, or in proportion to per-event duration priors) and
+the events of one group share its span. `check_spans` validates explicit spans. `layout_masks` turns spans into
+soft masks over the latent frames: each span ramps in and out over `crossfade_s` (neighbouring spans cross-fade,
+meeting at 0.5), events that share frames share them equally, and `fill` is what no event covers (the whole
+prompt conditions it). At every frame the event masks plus the fill sum to one.
+
+The pipeline blends the UNet's noise predictions with these masks (see TClapAudioLDMPipeline, `layout=`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .captions import parse_events
+
+
+@dataclass(frozen=True)
+class EventSpan:
+    """One event and the stretch of the clip, in seconds, that it conditions."""
+
+    text: str
+    start: float
+    end: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan_layout(caption: str, seconds: float, durations: dict[str, float] | None = None) -> list[EventSpan]:
+    """Spans for the events of `caption` over a clip of `seconds`: sequential groups one after another, events
+    that overlap sharing their group's span. `durations` (event text -> seconds) weights a group's share by its
+    longest event's prior; events without a prior weigh as the mean prior (1 when none is given). A caption with
+    fewer than two events gets one span over the whole clip."""
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds!r}")
+    plan = parse_events(caption)
+    groups = plan.groups() or [[caption]]
+    priors = {k: float(v) for k, v in (durations or {}).items()}
+    if any(not v > 0 for v in priors.values()):
+        raise ValueError(f"durations must be positive seconds, got {durations}")
+    default = sum(priors.values()) / len(priors) if priors else 1.0
+    weights = [max(priors.get(event, default) for event in group) for group in groups]
+    spans, start = [], 0.0
+    for group, weight in zip(groups, weights):
+        end = start + seconds * weight / sum(weights)
+        spans.extend(EventSpan(event, start, end) for event in group)
+        start = end
+    return spans
+
+
+def check_spans(events, seconds: float, name: str = "events") -> list[EventSpan]:
+    """`events` as EventSpans: (text, start, end) tuples or EventSpans, inside [0, seconds], start < end, text not
+    empty. Raises ValueError naming the bad span."""
+    spans = []
+    for i, event in enumerate(events):
+        span = event if isinstance(event, EventSpan) else None
+        if span is None:
+            try:
+                text, start, end = event
+                span = EventSpan(str(text), float(start), float(end))
+            except (TypeError, ValueError):
+                raise ValueError(f"`{name}[{i}]` must be (text, start_s, end_s), got {event!r}") from None
+        if not span.text.strip():
+            raise ValueError(f"`{name}[{i}]` has an empty text: {event!r}")
+        if not (0.0 <= span.start < span.end <= seconds + 1e-6):
+            raise ValueError(
+                f"`{name}[{i}]` = {event!r}: a span must have 0 <= start < end <= the clip's {seconds:g} s"
+            )
+        spans.append(span)
+    if not spans:
+        raise ValueError(f"`{name}` is empty: give at least one (text, start_s, end_s)")
+    return spans
+
+
+def layout_masks(spans: list[EventSpan], num_frames: int, frame_s: float,
+                 crossfade_s: float = 0.25) -> tuple[torch.Tensor, torch.Tensor]:
+    """(masks (events, frames), fill (frames,)) over latent frames of `frame_s` seconds; see the module docstring."""
+    centres = (torch.arange(num_frames, dtype=torch.float64) + 0.5) * frame_s
+    ramp = max(float(crossfade_s), frame_s)  # at least one frame, so that a boundary is never a hard step
+    raw = []
+    for span in spans:
+        rising = (centres - span.start) / ramp + 0.5
+        falling = (span.end - centres) / ramp + 0.5
+        # a span that starts at 0 (ends at the clip's end) has no fade there: nothing comes before (after) it
+        if span.start <= 0:
+            rising = torch.ones_like(centres)
+        if span.end >= num_frames * frame_s - 1e-9:
+            falling = torch.ones_like(centres)
+        raw.append(torch.minimum(rising, falling).clamp(0.0, 1.0))
+    masks = torch.stack(raw)
+    total = masks.sum(dim=0)
+    masks = torch.where(total > 1.0, masks / total.clamp_min(1e-12), masks)
+    fill = (1.0 - masks.sum(dim=0)).clamp_min(0.0)
+    return masks.float(), fill.float()
+
+
+@dataclass
+class LayoutBatch:
+    """The UNet rows of one denoising step with a layout, and how their predictions are blended.
+
+    Per waveform: an unconditional row (with classifier-free guidance), a whole-prompt row and one row per event,
+    all in ONE batched UNet call. The conditional prediction is
+        global_weight * whole + (1 - global_weight) * (sum_e masks_e * event_e + fill * whole)
+    along the latents' time axis (dim 2); guidance then applies to it as to a plain prediction.
+    """
+
+    class_labels: torch.Tensor  # (rows, D)
+    owner: torch.Tensor  # (rows,) the waveform each row denoises
+    rows: list[tuple[int | None, int, list[int]]]  # per waveform: (unconditional row, whole-prompt row, event rows)
+    masks: list[torch.Tensor]  # per waveform (events, latent frames)
+    fill: list[torch.Tensor]  # per waveform (latent frames,)
+    global_weight: float
+
+    @classmethod
+    def build(cls, spans_per_waveform: list[list[EventSpan]], event_embeds: list[torch.Tensor],
+              prompt_embeds: torch.Tensor, negative_embeds: torch.Tensor | None, num_frames: int, frame_s: float,
+              global_weight: float, crossfade_s: float = 0.25) -> "LayoutBatch":
+        labels, owner, rows, masks, fills = [], [], [], [], []
+
+        def add(embedding: torch.Tensor, waveform: int) -> int:
+            labels.append(embedding)
+            owner.append(waveform)
+            return len(labels) - 1
+
+        for b, (spans, embeds) in enumerate(zip(spans_per_waveform, event_embeds)):
+            uncond = None if negative_embeds is None else add(negative_embeds[b], b)
+            whole = add(prompt_embeds[b], b)
+            events = [add(e, b) for e in embeds]
+            mask, fill = layout_masks(spans, num_frames, frame_s, crossfade_s) if spans else (
+                torch.zeros(0, num_frames), torch.ones(num_frames))
+            rows.append((uncond, whole, events))
+            masks.append(mask.to(prompt_embeds.device, prompt_embeds.dtype))
+            fills.append(fill.to(prompt_embeds.device, prompt_embeds.dtype))
+        return cls(torch.stack(labels), torch.tensor(owner, device=prompt_embeds.device), rows, masks, fills,
+                   float(global_weight))
+
+    def predict(self, unet, latents: torch.Tensor, t, guidance_scale: float | None, cross_attention_kwargs=None):
+        """The guided noise prediction for `latents` (waveforms, C, T, F), from one UNet call over every row."""
+        pred = unet(latents[self.owner], t, encoder_hidden_states=None, class_labels=self.class_labels,
+                    cross_attention_kwargs=cross_attention_kwargs).sample
+        out = []
+        for (uncond, whole, events), mask, fill in zip(self.rows, self.masks, self.fill):
+            local = (mask[:, None, :, None] * pred[events]).sum(dim=0) + fill[None, :, None] * pred[whole]
+            cond = self.global_weight * pred[whole] + (1.0 - self.global_weight) * local
+            out.append(cond if uncond is None else pred[uncond] + guidance_scale * (cond - pred[uncond]))
+        return torch.stack(out)

@@ -82,6 +82,10 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rerank", choices=["temporal", "clap", "none"], default="temporal",
                         help="how to pick the kept candidate when --candidates > 1")
     parser.add_argument("--negative-prompt", default=None)
+    parser.add_argument("--layout", choices=["auto", "none"], default="none",
+                        help="auto: each event of the prompt conditions its own stretch of time (see README)")
+    parser.add_argument("--canonicalize", action="store_true",
+                        help="condition on the prompt rewritten by its parsed order (\"B after A\" -> \"A then B\")")
 
 
 def run_generate(args, _extra) -> int:
@@ -92,7 +96,8 @@ def run_generate(args, _extra) -> int:
     for record in generate_to_folder(
         args.prompts, args.out, model=args.model, seed=args.seed, steps=args.steps, guidance=args.guidance,
         seconds=args.seconds, candidates=args.candidates, rerank=None if args.rerank == "none" else args.rerank,
-        negative_prompt=args.negative_prompt,
+        negative_prompt=args.negative_prompt, layout=None if args.layout == "none" else args.layout,
+        canonicalize=args.canonicalize,
     ):
         print(f"{record['audio']}  faithfulness={record['score']['faithfulness']:.3f}  {record['prompt']!r}")
     return 0

@@ -38,12 +38,14 @@ def load_pipeline(model: str, device: str | None = None):
 
 def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: int = 50, guidance: float = 2.5,
                        seconds: float | None = None, candidates: int = 1, rerank: str | None = "temporal",
-                       negative_prompt: str | None = None, pipe=None, scorer=None):
+                       negative_prompt: str | None = None, pipe=None, scorer=None, layout: str | None = None,
+                       canonicalize: bool = False):
     """Yield one record per prompt after writing its .wav, .json and .png into `out`.
 
     Each prompt gets its own generator seeded with `seed`, so its audio does not depend on the other prompts.
     `scorer` (default: a TemporalScorer over the pipeline's T-CLAP) writes the reports; with rerank="temporal" it
     also ranks the candidates, and the kept candidate's report comes from that ranking (each audio is scored once).
+    `layout` and `canonicalize` go to the pipeline; the record keeps the planned spans (`layout`).
     """
     from .scoring import TemporalScorer
 
@@ -63,6 +65,8 @@ def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: 
             rerank=rerank,
             scorer=scorer if rerank == "temporal" else None,
             generator=torch.Generator().manual_seed(seed),
+            layout=layout,
+            canonicalize=canonicalize,
         )
         wave = result.audios[0]
         if result.reports is not None:
@@ -83,6 +87,8 @@ def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: 
             "candidates": candidates,
             "rerank": rerank,
             "rerank_score": result.scores[0] if result.scores else None,
+            "canonicalize": canonicalize,
+            "layout": None if result.layouts is None else result.layouts[0],
             "score": report.to_dict(),
         }
         write_json(out / f"{stem}.json", record)

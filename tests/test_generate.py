@@ -2,6 +2,7 @@
 `generate_to_folder` writes is that report (tiny random pipeline, nothing downloaded)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,3 +125,12 @@ def test_generate_scores_once_without_temporal_reranking(pipe, tiny_tclap, tmp_p
     assert record["score"] == fresh.to_dict()
     assert record["rerank"] == (rerank if candidates > 1 else None)
     assert (record["rerank_score"] is None) == (candidates == 1 or rerank is None)
+
+
+def test_generate_passes_layout_and_canonicalize_and_records_them(pipe, tiny_tclap, tmp_path):
+    (record,) = generate_to_folder(["a car horn honks after a dog barks"], tmp_path, pipe=pipe,
+                                   scorer=small_scorer(tiny_tclap), steps=STEPS, seconds=SECONDS, layout="auto",
+                                   canonicalize=True)
+    assert record["canonicalize"] is True
+    assert [span["text"] for span in record["layout"]] == ["a dog barks", "a car horn honks"]
+    assert json.loads(Path(record["audio"]).with_suffix(".json").read_text())["layout"] == record["layout"]

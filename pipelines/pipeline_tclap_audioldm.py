@@ -398,6 +398,11 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         return batch_size
 
     @property
+    def default_audio_length_in_s(self) -> float:
+        """What `audio_length_in_s=None` generates: the UNet's sample size in seconds."""
+        return self.unet.config.sample_size * self.seconds_per_latent_frame
+
+    @property
     def seconds_per_latent_frame(self) -> float:
         """Audio seconds covered by one latent frame: vocoder hop / rate, times the VAE's downsampling."""
         hop = float(np.prod(self.vocoder.config.upsample_rates))
@@ -542,7 +547,9 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
             per_prompt = events if nested else [events]
             if len(per_prompt) != batch_size:
                 raise ValueError(f"`events` gives spans for {len(per_prompt)} prompts, but there are {batch_size}")
-            return [check_spans(p, seconds, "events" if not nested else f"events[{i}]") for i, p in enumerate(per_prompt)]
+            # in the per-prompt form an empty list means plain generation for that prompt
+            return [check_spans(p, seconds, "events" if not nested else f"events[{i}]") if (p or not nested) else []
+                    for i, p in enumerate(per_prompt)]
         if prompts is None:
             raise ValueError('layout="auto" plans from the prompt text: pass `prompt` (or explicit `events`)')
         # a prompt with one event is plain generation: no event rows
@@ -635,7 +642,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
                 the noise for the whole prompt and for each event's own T-CLAP embedding, and the predictions are
                 blended along the latents' time axis by soft masks; guidance applies to the blend.
             events: explicit spans instead of the parsed plan: [(text, start_s, end_s), ...] for one prompt, or one
-                such list per prompt. Spans outside the clip, reversed or empty are a ValueError naming the span.
+                such list per prompt (an empty one: plain generation for that prompt). Spans outside the clip, reversed or empty are a ValueError naming the span.
             layout_weight: how much of the whole-prompt prediction is kept everywhere (coherence), in [0, 1].
             event_durations: with layout="auto", event text -> seconds, weighting each event's share of the clip.
 
@@ -665,7 +672,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         )
         hop_s = float(np.prod(self.vocoder.config.upsample_rates)) / self.vocoder.config.sampling_rate
         if audio_length_in_s is None:
-            audio_length_in_s = self.unet.config.sample_size * self.vae_scale_factor * hop_s
+            audio_length_in_s = self.default_audio_length_in_s
         height = int(audio_length_in_s / hop_s)
         original_waveform_length = int(audio_length_in_s * self.vocoder.config.sampling_rate)
         if height % self.vae_scale_factor != 0:

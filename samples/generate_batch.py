@@ -29,7 +29,9 @@ import torch
 from tqdm.auto import tqdm
 
 from tclap_gen.audio import atomic_write, save_audio
+from tclap_gen.captions import parse_events
 from tclap_gen.generate import MAX_STEM_CHARS, safe_stem, write_json
+from tclap_gen.layout import plan_layout
 
 MANIFEST = "manifest.jsonl"
 
@@ -55,6 +57,7 @@ class BatchOptions:
     seed: int = 0
     html: bool = True
     no_contrast: bool = False  # the scorer's events compete only with each other, silence and background noise
+    layout: str | None = None  # "auto": each event of a prompt conditions its own stretch of time
 
 
 # ----- reading prompts -----
@@ -190,6 +193,11 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
         prompt_embeds = embeddings.get([item.prompt for item in batch])
         negative_embeds = embeddings.get([item.negative_prompt or "" for item in batch])
         generators = [torch.Generator().manual_seed(item.seed + k) for item in batch for k in range(options.candidates)]
+        events = None
+        if options.layout == "auto":  # planned from each prompt's text (the pipeline sees cached embeddings)
+            length = seconds if seconds is not None else pipe.default_audio_length_in_s
+            events = [plan_layout(item.prompt, length) if len(parse_events(item.prompt).events) > 1 else []
+                      for item in batch]
         # Prompts go in as cached embeddings; re-ranking (which needs the prompt text) is done here, per prompt,
         # with the pipeline's own scoring and selection.
         result = pipe(
@@ -201,6 +209,7 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
             num_waveforms_per_prompt=options.candidates,
             generator=generators,
             output_type="pt",
+            events=events,
         )
         generation_s = (time.perf_counter() - started) / len(batch)
         started = time.perf_counter()
@@ -225,6 +234,7 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
                 "rerank": options.rerank if options.candidates > 1 else None,
                 "rerank_score": kept_scores[index],
                 "no_contrast": options.no_contrast,
+                "layout": None if result.layouts is None else result.layouts[index],
                 **identity,
                 "audio": f"{stem}.wav",
                 "report": f"{stem}.json",
@@ -362,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0, help="base seed for prompts without one")
     parser.add_argument("--no-html", action="store_true")
+    parser.add_argument("--layout", choices=["auto", "none"], default="none",
+                        help="auto: each event of a prompt conditions its own stretch of time (recorded in the manifest)")
     parser.add_argument("--no-contrast", action="store_true",
                         help="score without the model's trained classes as competitors (see tclap-gen score)")
     return parser
@@ -378,6 +390,7 @@ def main(argv=None) -> int:
         model=args.model, batch_size=args.batch_size, candidates=args.candidates,
         rerank=None if args.rerank == "none" else args.rerank, steps=args.steps, guidance=args.guidance,
         seconds=args.seconds, seed=args.seed, html=not args.no_html, no_contrast=args.no_contrast,
+        layout=None if args.layout == "none" else args.layout,
     )
     items = read_prompts(args.prompts, options.seed)
     from accelerate import PartialState

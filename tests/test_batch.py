@@ -105,6 +105,18 @@ def test_no_contrast_reaches_the_scorer_and_the_manifest(tmp_path, tiny_folder, 
     assert flags == [False, True]
 
 
+def test_layout_reaches_the_pipeline_and_the_manifest(tmp_path, tiny_folder):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a car horn honks after a dog barks\nglass smashing\n")
+    assert gb.main([str(prompts), "--model", str(tiny_folder), "--steps", "2", "--seconds", "1", "--no-html",
+                    "--layout", "auto", "--out", str(tmp_path / "o")]) == 0
+    entries = [json.loads(line) for line in (tmp_path / "o" / "manifest.jsonl").read_text().splitlines()]
+    layouts = {entry["prompt"]: entry["layout"] for entry in entries}
+    assert layouts["a car horn honks after a dog barks"] == [{"text": "a dog barks", "start": 0.0, "end": 0.5},
+                                                             {"text": "a car horn honks", "start": 0.5, "end": 1.0}]
+    assert layouts["glass smashing"] == []  # one event: plain generation
+
+
 def test_embedding_cache_computes_each_distinct_prompt_once(tiny_folder):
     from tclap_gen.generate import load_pipeline
 

@@ -97,3 +97,11 @@ def test_script_runs_as_a_command_with_memory_subprocesses(tmp_path):
     variants = json.loads(out.read_text())["variants"]
     for name in ("tclap", "audioldm"):
         assert variants[name]["peak_rss_mib"] >= variants[name]["setup_peak_rss_mib"] > 0
+
+
+def test_layout_quick_counts_one_call_a_step_and_the_rows(tmp_path, capsys):
+    result = run_quick("layout", tmp_path, capsys)
+    figures = result["figures"]
+    assert figures["unet_calls_per_step"] == {"layout": 1.0, "plain": 1.0}
+    assert figures["unet_rows_per_call"] == {"layout": 4, "plain": 2}  # unconditional, whole prompt, 2 events
+    assert figures["rows_ratio_floor"] == 2.0

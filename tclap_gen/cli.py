@@ -142,7 +142,7 @@ def run_batch(_args, extra) -> int:
 
 
 def run_train(_args, extra) -> int:
-    from .training.train_tclap import main as train_main
+    from .trainers.tclap import main as train_main
 
     return train_main(extra) or 0
 

@@ -4,7 +4,6 @@ clear error and exit status 2, never a traceback."""
 
 import random
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tclap_gen.training import train_generator as tg
+from tclap_gen.trainers import generator as tg
 
 TINY = Path(__file__).resolve().parent.parent / "training" / "configs" / "generator-tiny.yaml"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tclap_gen.training.config import ConfigError, find_recipe, load_config
-from tclap_gen.training.train_tclap import (
+from tclap_gen.trainers.config import ConfigError, find_recipe, load_config
+from tclap_gen.trainers.tclap import (
     GlobalBatchNorm2d,
     MixtureSampler,
     TrainingDiverged,
@@ -225,7 +225,7 @@ def test_nan_on_one_of_two_processes_stops_both(tmp_path):
         cmd += ["--set", item]
     proc = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=300)  # no hang
     assert proc.returncode != 0
-    assert "diverged" in proc.stderr and "step 2" in proc.stderr and "step-0000001" in proc.stderr
+    assert "diverged" in proc.stderr and "step 2" in proc.stderr and "step-00000001" in proc.stderr
     assert [step for step, _ in list_checkpoints(out / "checkpoints")] == [1]
     assert not (out / "final").exists()
 
@@ -243,7 +243,7 @@ def test_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     with open(tmp_path / "killed.log", "w") as log:
         proc = subprocess.Popen(cmd, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 240
-        while not (out / "checkpoints" / "step-0000002" / "trainer_state.json").is_file():
+        while not (out / "checkpoints" / "step-00000002" / "trainer_state.json").is_file():
             assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "no checkpoint appeared"
             time.sleep(0.05)
@@ -256,16 +256,16 @@ def test_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     # What a kill during a save leaves behind must be ignored: a .tmp folder and a folder without its state,
     # both newer than the last complete checkpoint.
     latest = max(saved)
-    incomplete = out / "checkpoints" / f"step-{latest + 1:07d}"
-    shutil.copytree(out / "checkpoints" / f"step-{latest:07d}", incomplete)
+    incomplete = out / "checkpoints" / f"step-{latest + 1:08d}"
+    shutil.copytree(out / "checkpoints" / f"step-{latest:08d}", incomplete)
     (incomplete / "trainer_state.json").unlink()
-    (out / "checkpoints" / f"step-{latest + 2:07d}.tmp").mkdir()
+    (out / "checkpoints" / f".step-{latest + 2:08d}.tmp").mkdir()
 
     with pytest.raises(ConfigError, match="--resume"):  # never silently restart over a run's checkpoints
         run(out, *common[len(FAST):], "data.num_workers=1")
     resumed = run(out, *common[len(FAST):], "data.num_workers=1", resume=True)
     assert resumed.start_step == latest and resumed.steps == 6
-    assert not (out / "checkpoints" / f"step-{latest + 2:07d}.tmp").exists()  # cleaned up
+    assert not (out / "checkpoints" / f".step-{latest + 2:08d}.tmp").exists()  # cleaned up
     # The history saved with the checkpoint plus the resumed steps equal the uninterrupted run's.
     assert len(resumed.loss_history) == 6
     for a, b in zip(resumed.loss_history, reference.loss_history):
@@ -280,9 +280,9 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, c
         argv += ["--set", item]
     assert main(argv) == 3
     err = capsys.readouterr().err
-    assert "diverged" in err and "step 3" in err and "step-0000002" in err
+    assert "diverged" in err and "step 3" in err and "step-00000002" in err
     assert [step for step, _ in list_checkpoints(out / "checkpoints")] == [2]
-    state = json.loads((out / "checkpoints" / "step-0000002" / "trainer_state.json").read_text())
+    state = json.loads((out / "checkpoints" / "step-00000002" / "trainer_state.json").read_text())
     assert state["step"] == 2
     assert not (out / "final").exists()
     assert json.loads((out / "summary.json").read_text())["status"] == "diverged"
@@ -368,7 +368,7 @@ def test_anchor_term_is_zero_at_the_reference_and_pulls_back_after_a_change(tiny
     import copy
 
     from tclap_gen.losses import TClapLoss
-    from tclap_gen.training.train_tclap import ClapTrainModule, set_dropout
+    from tclap_gen.trainers.tclap import ClapTrainModule, set_dropout
 
     tclap = copy.deepcopy(tiny_tclap)
     reference = tclap.export_text_encoder()
@@ -397,7 +397,7 @@ def test_feature_collator_batches_features_tokens_and_negatives(tiny_tclap):
     import numpy as np
 
     from tclap_gen.datasets import TemporalExample
-    from tclap_gen.training.train_tclap import FeatureCollator
+    from tclap_gen.trainers.tclap import FeatureCollator
 
     collator = FeatureCollator(tiny_tclap.processor.feature_extractor, tiny_tclap.processor.tokenizer, data_rate=8000,
                                max_audio_negatives=1)

@@ -24,7 +24,10 @@ from typing import Any
 
 import yaml
 
-CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+# The recipes ship with the training entry points (training/configs, installed as tclap_gen/training/configs).
+CONFIGS_DIR = Path(__file__).resolve().parent.parent.parent / "training" / "configs"
+if not CONFIGS_DIR.is_dir():  # an installed package
+    CONFIGS_DIR = Path(__file__).resolve().parent.parent / "training" / "configs"
 DEFAULT_DATA_ROOT = "../shared/data"
 
 
@@ -232,7 +235,7 @@ class TrainConfig:
 
 def repo_root() -> Path:
     """The checkout's root (relative recipe paths start there); the current folder for an installed package."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent.parent
     if (root / "pyproject.toml").is_file() and (root / "training").is_dir():
         return root
     return Path.cwd()

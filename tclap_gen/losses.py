@@ -337,27 +337,48 @@ def paraphrase_loss(
 
 @dataclass
 class LossOutput:
-    """Scalars of one step: ``total = contrastive + temporal_weight * temporal``."""
+    """Scalars of one step. ``total = contrastive + temporal_weight * temporal + anchor_weight * anchor +
+    paraphrase_weight * paraphrase``; the last two are 0 where they are not computed."""
 
     total: torch.Tensor
     contrastive: torch.Tensor
     temporal: torch.Tensor
+    anchor: torch.Tensor | None = None
+    paraphrase: torch.Tensor | None = None
+
+
+def _global_share(count: int, accelerator: Any, device) -> float:
+    """count_local x processes / count_global: scales a local mean so that the mean over processes (what DDP
+    averages) equals the mean over the global batch's terms."""
+    if accelerator is None or getattr(accelerator, "num_processes", 1) == 1:
+        return 1.0
+    total = accelerator.reduce(torch.tensor(float(count), device=device), reduction="sum").item()
+    return count * accelerator.num_processes / total if total > 0 else 0.0
 
 
 class TClapLoss:
-    """T-CLAP objective: contrastive loss + ``temporal_weight`` * temporal loss (0.5 in the paper).
+    """The T-CLAP objective: contrastive loss + ``temporal_weight`` * temporal loss (0.5 in the paper), and in
+    training two optional terms (0 by default): ``anchor_weight`` * anchor (1 - cosine between the text embeddings of
+    captions that state no order and the initial text encoder's) and ``paraphrase_weight`` * paraphrase
+    (paraphrase_loss: a text-only order term).
 
-    With ``temporal_weight == 0`` the temporal loss is not computed at all (``temporal`` is reported as 0).
+    ``__call__`` takes the embeddings as separate tensors; ``batch_loss`` takes one training batch's embeddings as
+    the trainer computes them (tclap_gen.trainers.tclap), so the loss the tests and the benchmark run is the one
+    training runs. With ``temporal_weight == 0`` the temporal loss is not computed at all (reported as 0).
     """
 
-    def __init__(self, temporal_weight: float = 0.5):
-        temporal_weight = float(temporal_weight)
-        if not math.isfinite(temporal_weight) or temporal_weight < 0:
-            raise ValueError(f"`temporal_weight` must be a finite number >= 0, got {temporal_weight}")
-        self.temporal_weight = temporal_weight
+    def __init__(self, temporal_weight: float = 0.5, anchor_weight: float = 0.0, paraphrase_weight: float = 0.0):
+        for name, value in (("temporal_weight", temporal_weight), ("anchor_weight", anchor_weight),
+                            ("paraphrase_weight", paraphrase_weight)):
+            if not math.isfinite(float(value)) or float(value) < 0:
+                raise ValueError(f"`{name}` must be a finite number >= 0, got {value}")
+        self.temporal_weight = float(temporal_weight)
+        self.anchor_weight = float(anchor_weight)
+        self.paraphrase_weight = float(paraphrase_weight)
 
     def __repr__(self) -> str:
-        return f"TClapLoss(temporal_weight={self.temporal_weight})"
+        return (f"TClapLoss(temporal_weight={self.temporal_weight}, anchor_weight={self.anchor_weight}, "
+                f"paraphrase_weight={self.paraphrase_weight})")
 
     def __call__(
         self,
@@ -379,3 +400,41 @@ class TClapLoss:
             audio_neg_emb=audio_neg_emb, audio_neg_owner=audio_neg_owner,
         )
         return LossOutput(total=contrastive + self.temporal_weight * temporal, contrastive=contrastive, temporal=temporal)
+
+    def batch_loss(self, audio_all: torch.Tensor, text_all: torch.Tensor, batch: dict, logit_scale: ScaleArg,
+                   accelerator: Any = None, original_text: torch.Tensor | None = None) -> LossOutput:
+        """The objective of one training batch (tclap_gen.datasets.collate_examples' layout).
+
+        audio_all: the clips, then their audio order negatives. text_all: the captions, their text negatives
+        (batch["negative_owner"]), then the paraphrases (batch["paraphrase_owner"]). original_text: the initial
+        encoder's normalised embeddings of the captions in batch["anchor_mask"] (for the anchor term). The temporal,
+        anchor and paraphrase terms are scaled so that their mean over processes is the global batch's mean.
+        """
+        n = int(batch["anchor_mask"].shape[0])
+        audio, text = audio_all[:n], text_all[:n]
+        end = n + int(batch["negative_owner"].numel())
+        contrastive = contrastive_loss(audio, text, logit_scale, accelerator=accelerator)
+        zero = contrastive * 0.0
+        temporal = anchor = paraphrase = zero
+        total = contrastive
+        if self.temporal_weight > 0:
+            neg_owner, audio_neg_owner = batch["negative_owner"], batch["audio_negative_owner"]
+            temporal = temporal_loss(audio, text, text_all[n:end], neg_owner, logit_scale,
+                                     audio_neg_emb=audio_all[n:], audio_neg_owner=audio_neg_owner)
+            terms = int(torch.unique(neg_owner).numel() + torch.unique(audio_neg_owner).numel())
+            temporal = temporal * _global_share(terms, accelerator, audio.device)
+            total = total + self.temporal_weight * temporal
+        if self.anchor_weight > 0 and original_text is not None:
+            mask = batch["anchor_mask"]
+            rows = int(mask.sum())
+            if rows:
+                anchor = (1.0 - (text[mask] * original_text).sum(-1)).mean()
+            anchor = anchor * _global_share(rows, accelerator, audio.device)
+            total = total + self.anchor_weight * anchor
+        if self.paraphrase_weight > 0:
+            owner = batch["paraphrase_owner"]
+            paraphrase = paraphrase_loss(text, text_all[end:], owner, text_all[n:end], batch["negative_owner"],
+                                         logit_scale)
+            paraphrase = paraphrase * _global_share(int(owner.numel()), accelerator, audio.device)
+            total = total + self.paraphrase_weight * paraphrase
+        return LossOutput(total=total, contrastive=contrastive, temporal=temporal, anchor=anchor, paraphrase=paraphrase)

@@ -11,6 +11,7 @@ values and the (DDP-averaged) gradients to F (safetensors). The test imports ``b
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 
 import torch
@@ -130,6 +131,11 @@ def main() -> None:
         tmp = args.out + ".tmp"
         save_file({k: v.contiguous() for k, v in results.items()}, tmp)
         os.replace(tmp, args.out)
+    # Release the DDP wrapper (its reducer holds the process group) before the group is destroyed, and destroy it on
+    # both ranks after a barrier: tearing the gloo group down in another order can abort a rank at exit.
+    del model
+    accelerator.free_memory()  # the accelerator's own references to the prepared model
+    gc.collect()
     accelerator.wait_for_everyone()
     accelerator.end_training()
 

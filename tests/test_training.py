@@ -382,11 +382,11 @@ def test_anchor_term_is_zero_at_the_reference_and_pulls_back_after_a_change(tiny
         "anchor_mask": torch.tensor([True, False]),
     }
     set_dropout(tclap.model, 0.0)  # the reference is in eval mode
-    out = compute_loss(module, batch, TClapLoss(0.5), tclap.model, 1.0, reference)
+    out = compute_loss(module, batch, TClapLoss(0.5, anchor_weight=1.0), tclap.model, reference)
     assert out.anchor.item() == pytest.approx(0.0, abs=1e-5)
     with torch.no_grad():
         tclap.model.text_projection.linear2.weight.add_(0.5 * torch.randn_like(tclap.model.text_projection.linear2.weight))
-    out = compute_loss(module, batch, TClapLoss(0.5), tclap.model, 1.0, reference)
+    out = compute_loss(module, batch, TClapLoss(0.5, anchor_weight=1.0), tclap.model, reference)
     assert out.anchor.item() > 1e-3
     out.anchor.backward()
     assert tclap.model.text_projection.linear2.weight.grad.abs().sum() > 0

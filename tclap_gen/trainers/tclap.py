@@ -509,67 +509,24 @@ def write_splits(bundle: DataBundle, folder: Path) -> None:
 # Loss
 
 
-@dataclass
-class StepLoss:
-    total: torch.Tensor
-    contrastive: torch.Tensor
-    temporal: torch.Tensor
-    anchor: torch.Tensor
-    paraphrase: torch.Tensor
-
-
-def _global_share(count: int, accelerator, device) -> float:
-    """count_local x processes / count_global: scales a local mean so that the mean over processes (what DDP
-    averages) equals the mean over the global batch's terms."""
-    if accelerator is None or accelerator.num_processes == 1:
-        return 1.0
-    total = accelerator.reduce(torch.tensor(float(count), device=device), reduction="sum").item()
-    return count * accelerator.num_processes / total if total > 0 else 0.0
-
-
-def compute_loss(module, batch: dict, loss_fn, clap, anchor_weight: float, reference=None, accelerator=None,
-                 autocast=None, paraphrase_weight: float = 0.0) -> StepLoss:
-    """One forward of positives and negatives together (one forward per backward, as DDP wants), then the loss."""
-    from tclap_gen.losses import contrastive_loss, paraphrase_loss, temporal_loss
-
+def compute_loss(module, batch: dict, loss_fn, clap, reference=None, accelerator=None, autocast=None):
+    """One forward of positives and negatives together (one forward per backward, as DDP wants), the initial
+    encoder's embeddings for the anchor term when it is on, then `loss_fn.batch_loss` (tclap_gen.losses)."""
     n = int(batch["anchor_mask"].shape[0])
     with (autocast() if autocast else _null()):
         audio_all, text_all = module(batch["input_features"], batch["input_ids"], batch["attention_mask"])
-    audio_all, text_all = audio_all.float(), text_all.float()
-    audio, text = audio_all[:n], text_all[:n]
-    end = n + int(batch["negative_owner"].numel())  # text rows: captions, their negatives, then paraphrases
-    scales = (clap.logit_scale_a, clap.logit_scale_t)
-    contrastive = contrastive_loss(audio, text, scales, accelerator=accelerator)
-    zero = contrastive * 0.0
-    temporal = zero
-    total = contrastive
-    if loss_fn.temporal_weight > 0:
-        neg_owner, audio_neg_owner = batch["negative_owner"], batch["audio_negative_owner"]
-        temporal = temporal_loss(audio, text, text_all[n:end], neg_owner, scales,
-                                 audio_neg_emb=audio_all[n:], audio_neg_owner=audio_neg_owner)
-        terms = int(torch.unique(neg_owner).numel() + torch.unique(audio_neg_owner).numel())
-        temporal = temporal * _global_share(terms, accelerator, audio.device)
-        total = total + loss_fn.temporal_weight * temporal
-    anchor = zero
-    if anchor_weight > 0 and reference is not None:
+    original = None
+    if loss_fn.anchor_weight > 0 and reference is not None:
+        # every process passes a tensor (maybe empty): the anchor's global rescaling is a collective call
         mask = batch["anchor_mask"]
-        rows = int(mask.sum())
-        if rows:
+        original = text_all.new_zeros((0, text_all.shape[-1])).float()
+        if int(mask.sum()):
             with torch.no_grad(), (autocast() if autocast else _null()):
                 original = reference(input_ids=batch["input_ids"][:n][mask],
                                      attention_mask=batch["attention_mask"][:n][mask]).text_embeds
             original = F.normalize(original.float(), dim=-1)
-            anchor = (1.0 - (text[mask] * original).sum(-1)).mean()
-        anchor = anchor * _global_share(rows, accelerator, audio.device)
-        total = total + anchor_weight * anchor
-    paraphrase = zero
-    if paraphrase_weight > 0:
-        owner = batch["paraphrase_owner"]
-        paraphrase = paraphrase_loss(text, text_all[end:], owner, text_all[n:end], batch["negative_owner"], scales)
-        paraphrase = paraphrase * _global_share(int(owner.numel()), accelerator, audio.device)
-        total = total + paraphrase_weight * paraphrase
-    # temporal, anchor and paraphrase are scaled so that their mean over processes is the global-batch mean.
-    return StepLoss(total=total, contrastive=contrastive, temporal=temporal, anchor=anchor, paraphrase=paraphrase)
+    return loss_fn.batch_loss(audio_all.float(), text_all.float(), batch, (clap.logit_scale_a, clap.logit_scale_t),
+                              accelerator=accelerator, original_text=original)
 
 
 @contextmanager
@@ -624,8 +581,7 @@ def evaluate(clap, processor, module, reference, ctx: dict, config: TrainConfig,
                 sums = {"loss": 0.0, "contrastive": 0.0, "temporal": 0.0, "anchor": 0.0, "paraphrase": 0.0}
                 for batch in ctx["eval_batches"]:
                     batch = {k: (v.to(accelerator.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
-                    out = compute_loss(module, batch, ctx["loss_fn"], clap, config.loss.anchor_weight, reference,
-                                       None, accelerator.autocast, config.loss.paraphrase_weight)
+                    out = compute_loss(module, batch, ctx["loss_fn"], clap, reference, None, accelerator.autocast)
                     for key, value in (("loss", out.total), ("contrastive", out.contrastive),
                                        ("temporal", out.temporal), ("anchor", out.anchor),
                                        ("paraphrase", out.paraphrase)):
@@ -778,6 +734,9 @@ def train(config: TrainConfig, resume: bool = False) -> TrainSummary:
     try:
         return _train(config, resume, accelerator, wall_start)
     finally:
+        # Drop the accelerator's references to the prepared (DDP) model before the process group goes: a gloo group
+        # torn down while a DDP reducer still holds it can abort a rank at interpreter exit.
+        accelerator.free_memory()
         accelerator.end_training()
         if accelerator.num_processes == 1:
             # Let a later in-process run build its own Accelerator (tests, notebooks).
@@ -860,7 +819,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     module, optimizer, train_loader = accelerator.prepare(module, optimizer, loader)
     accelerator.register_for_checkpointing(scheduler)
-    loss_fn = TClapLoss(temporal_weight=config.loss.temporal_weight)
+    loss_fn = TClapLoss(config.loss.temporal_weight, config.loss.anchor_weight, config.loss.paraphrase_weight)
 
     # ----- evaluation context (fixed batches drawn once, from an epoch no training pass uses) -----
     ctx = {"loss_fn": loss_fn,
@@ -940,8 +899,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                     logger.warning("skipped unusable clip %s: %s", path, reason)
 
             with accelerator.accumulate(module):
-                out = compute_loss(module, batch, loss_fn, unwrapped.clap, config.loss.anchor_weight, reference,
-                                   accelerator, paraphrase_weight=config.loss.paraphrase_weight)
+                out = compute_loss(module, batch, loss_fn, unwrapped.clap, reference, accelerator)
                 total = out.total
                 if step + 1 == config.debug.nan_at_step and config.debug.nan_rank in (None, accelerator.process_index):
                     total = total * float("nan")

@@ -69,28 +69,16 @@ def resolve(args) -> None:
 
 
 class Collate:
-    """Examples -> model inputs, in the loader's workers: positives first, then the negatives with their owners."""
+    """The trainer's own collator (tclap_gen.trainers.tclap.FeatureCollator: features and tokens in the loader's
+    workers), fed plain examples; it takes (example, unusable files) pairs."""
 
     def __init__(self, tclap):
-        self.feature_extractor = tclap.processor.feature_extractor
-        self.tokenizer = tclap.processor.tokenizer
-        self.model_rate = tclap.sampling_rate
-        self.max_samples = tclap.max_samples
+        from tclap_gen.trainers.tclap import FeatureCollator
+
+        self.collator = FeatureCollator(tclap.processor.feature_extractor, tclap.processor.tokenizer, DATA_RATE)
 
     def __call__(self, examples) -> dict:
-        from tclap_gen.audio import resample
-        from tclap_gen.datasets import collate_examples
-        from tclap_gen.model import clap_audio_features
-
-        batch = collate_examples(examples)
-        waves = [resample(w, batch["sampling_rate"], self.model_rate)[: self.max_samples]
-                 for w in batch["audio"] + batch["audio_negatives"]]
-        features = clap_audio_features(self.feature_extractor, waves)
-        tokens = self.tokenizer(batch["captions"] + batch["negatives"], padding=True, truncation=True,
-                                max_length=self.tokenizer.model_max_length, return_tensors="pt")
-        return {"input_features": features, "input_ids": tokens["input_ids"],
-                "attention_mask": tokens["attention_mask"], "size": len(examples),
-                "negative_owner": batch["negative_owner"], "audio_negative_owner": batch["audio_negative_owner"]}
+        return self.collator([(example, []) for example in examples])
 
 
 def build(args):
@@ -111,7 +99,7 @@ def build(args):
     loss_fn = TClapLoss(temporal_weight=0.5)
 
     def embed(b, negatives=True):
-        n = b["size"]
+        n = len(b["anchor_mask"])
         feats, ids, mask = b["input_features"], b["input_ids"], b["attention_mask"]
         if not negatives:
             feats, ids, mask = feats[:n], ids[:n], mask[:n]
@@ -127,14 +115,11 @@ def build(args):
         return float(loss.detach())
 
     def tclap_step(b=batch):
-        n = b["size"]
         audio, text = embed(b)
-        loss = loss_fn(audio[:n], text[:n], scales, text[n:], b["negative_owner"], audio[n:],
-                       b["audio_negative_owner"]).total
-        return finish(loss)
+        return finish(loss_fn.batch_loss(audio, text, b, scales).total)  # the objective training runs
 
     def floor_step(b=batch):
-        n = b["size"]
+        n = len(b["anchor_mask"])
         audio, text = embed(b)
         loss = contrastive_loss(audio[:n], text[:n], scales) + 0.0 * (audio[n:].sum() + text[n:].sum())
         return finish(loss)
@@ -149,7 +134,7 @@ def build(args):
         "clap_parameters_M": round(M.count_parameters(model) / 1e6, 2),
         "audio_inputs_per_step": int(batch["input_features"].shape[0]),
         "text_inputs_per_step": int(batch["input_ids"].shape[0]),
-        "positives_per_step": batch["size"],
+        "positives_per_step": len(batch["anchor_mask"]),
     }
     steps = {"tclap": tclap_step, "floor": floor_step, "clap_only": clap_step}
     return steps, dataset, collate, info

@@ -1,34 +1,33 @@
 """The scripts behind the README's mini figures run end to end on tiny models and the test clips (their figures
 come from the shipped models and ../shared/data; here only the machinery is checked)."""
 
-import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
-
-import pytest
 
 from tclap_gen.tiny_components import tiny_pipeline
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
+    """The script as a user runs it (scripts are entry points, not libraries to import)."""
+    return subprocess.run([sys.executable, str(SCRIPTS / f"{name}.py"), *args], capture_output=True, text=True,
+                          timeout=600)
 
 
-def test_compare_generation_judges_every_pipeline_and_the_real_mixups(tiny_tclap, clips_csv, tmp_path, capsys):
+def test_compare_generation_judges_every_pipeline_and_the_real_mixups(tiny_tclap, clips_csv, tmp_path):
     tiny_pipeline(tiny_tclap, seed=0).save_pretrained(tmp_path / "a")
     tiny_pipeline(tiny_tclap, seed=1).save_pretrained(tmp_path / "b")
     tiny_tclap.save_pretrained(tmp_path / "judge")
     argv = ["--clips", str(clips_csv), "--pipelines", str(tmp_path / "a"), str(tmp_path / "b"),
             "--scorer", str(tmp_path / "judge"), "--n", "3", "--steps", "2", "--seconds", "2", "--batch", "2",
             "--out", str(tmp_path / "wavs"), "--json"]
-    assert load_script("compare_generation").main(argv) == 0
-    out = json.loads(capsys.readouterr().out)
+    proc = run_script("compare_generation", *argv)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
     assert len(out["prompts"]) == 3 and all(" " in prompt for prompt in out["prompts"])
     assert set(out["results"]) == {"real held-out mix-ups (ceiling)", str(tmp_path / "a"), str(tmp_path / "b")}
     for by_judge in out["results"].values():
@@ -43,15 +42,15 @@ def test_compare_generation_judges_every_pipeline_and_the_real_mixups(tiny_tclap
 
 
 def test_compare_generation_rejects_a_bad_count(clips_csv):
-    with pytest.raises(SystemExit):
-        load_script("compare_generation").main(["--clips", str(clips_csv), "--n", "0"])
+    proc = run_script("compare_generation", "--clips", str(clips_csv), "--n", "0")
+    assert proc.returncode == 2 and "--n must be at least 1" in proc.stderr
 
 
-def test_order_similarity_reports_both_towers(tiny_tclap, clips_csv, tmp_path, capsys):
+def test_order_similarity_reports_both_towers(tiny_tclap, clips_csv, tmp_path):
     tiny_tclap.save_pretrained(tmp_path / "model")
-    assert load_script("order_similarity").main(["--model", str(tmp_path / "model"), "--clips", str(clips_csv),
-                                                  "--n", "3"]) == 0
-    line = capsys.readouterr().out
+    proc = run_script("order_similarity", "--model", str(tmp_path / "model"), "--clips", str(clips_csv), "--n", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = proc.stdout
     text, audio = (float(v) for v in re.search(r"text (\S+), audio (\S+);", line).groups())
     assert -1.0 <= text <= 1.0 and -1.0 <= audio <= 1.0
     assert "3 held-out 2-event mix-ups" in line

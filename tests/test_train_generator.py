@@ -175,19 +175,20 @@ def test_fp16_weights_halve_the_folder(trained, tmp_path):
 
 def test_unpacked_parts_reassemble_around_another_tclap(trained, tmp_path, clips_csv):
     """training/recipes/unpack_pipeline.py + --stage assemble: what run 3 did (new T-CLAP, same UNet/VAE/vocoder)."""
-    import importlib.util
+    import subprocess
+    import sys
 
     from tclap_gen.model import tiny_tclap
     from tclap_gen.pipelines.pipeline_tclap_audioldm import TClapAudioLDMPipeline
 
     cfg, results, _, _ = trained
-    path = Path(__file__).resolve().parent.parent / "training" / "recipes" / "unpack_pipeline.py"
-    spec = importlib.util.spec_from_file_location("unpack_pipeline", path)
-    unpack_pipeline = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(unpack_pipeline)
+    script = Path(__file__).resolve().parent.parent / "training" / "recipes" / "unpack_pipeline.py"
+
+    def unpack(*args) -> int:  # the recipe script, run as the recipes run it
+        return subprocess.run([sys.executable, str(script), *args], capture_output=True, timeout=300).returncode
 
     run = tmp_path / "run"
-    assert unpack_pipeline.main([str(results["assemble"]), str(run), "vae", "vocoder", "unet"]) == 0
+    assert unpack(str(results["assemble"]), str(run), "vae", "vocoder", "unet") == 0
     assert json.loads((run / "unet" / "done.json").read_text())["steps"] == cfg.unet.steps
     other = tiny_tclap(seed=11).save_pretrained(tmp_path / "other-tclap")
     again = tg.load_config(TINY, [f"output_dir={run}", f"data.root={clips_csv.parent}", f"unet.tclap={other}",
@@ -200,8 +201,8 @@ def test_unpacked_parts_reassemble_around_another_tclap(trained, tmp_path, clips
     old_embeds, _ = old.encode_prompt(["a dog barks"], torch.device("cpu"), 1, False)
     new_embeds, _ = new.encode_prompt(["a dog barks"], torch.device("cpu"), 1, False)
     assert not torch.allclose(old_embeds, new_embeds)  # the other T-CLAP conditions it
-    assert unpack_pipeline.main([str(tmp_path), str(run), "unet"]) == 2  # not a pipeline folder: clear error
-    assert unpack_pipeline.main([str(results["assemble"]), str(run), "scheduler"]) == 2
+    assert unpack(str(tmp_path), str(run), "unet") == 2  # not a pipeline folder: clear error
+    assert unpack(str(results["assemble"]), str(run), "scheduler") == 2
 
 
 def test_unet_init_fine_tunes_an_existing_unet(trained, tmp_path, clips_csv):

@@ -260,12 +260,25 @@ def load_config(
     base_dir: str | os.PathLike | None = None,
 ) -> TrainConfig:
     """Build a TrainConfig from a recipe (file, shipped name or dict), overrides and environment."""
-    recipe_name = ""
+    raw, recipe_name = read_recipe(config, overrides, data_root)
+    result = build_dataclass(TrainConfig, raw, "")
+    if not result.recipe:
+        result.recipe = recipe_name or "custom"
+    resolve_paths(result, Path(base_dir) if base_dir is not None else repo_root())
+    return result.validate()
+
+
+def read_recipe(config: str | os.PathLike | dict | None, overrides: list[str] | None = None,
+                data_root: str | os.PathLike | None = None) -> tuple[dict, str]:
+    """(the recipe as a dict, its name) for both trainers: the YAML (a path, a shipped name, or a dict already),
+    its `extends`, the `key.sub=value` overrides, then `${DATA}` (`data_root`, else $DATA, else ../shared/data)
+    and other `${VAR}`s substituted from the environment."""
+    raw, name = {}, ""
     if isinstance(config, dict):
         raw = dict(config)
-    else:
+    elif config is not None:
         path = find_recipe(config)
-        recipe_name = path.stem
+        name = path.stem
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as error:
@@ -279,12 +292,7 @@ def load_config(
     if data_root is not None:
         env["DATA"] = str(Path(data_root).resolve())
     env.setdefault("DATA", DEFAULT_DATA_ROOT)
-    raw = substitute_env(raw, env)
-    result = build_dataclass(TrainConfig, raw, "")
-    if not result.recipe:
-        result.recipe = recipe_name or "custom"
-    resolve_paths(result, Path(base_dir) if base_dir is not None else repo_root())
-    return result.validate()
+    return substitute_env(raw, env), name
 
 
 def resolve_extends(raw: dict, path: Path, seen: tuple) -> dict:
@@ -447,14 +455,15 @@ def _convert(hint, value: Any, key: str) -> Any:
     return value
 
 
-def _absolute(path: str | None, base: Path) -> str | None:
+def absolute_path(path: str | None, base: Path) -> str | None:
+    """`path` made absolute against `base` (None and "" stay as they are)."""
     if path is None or path == "":
         return path
     p = Path(path).expanduser()
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
-def _maybe_path(name: str | None, base: Path) -> str | None:
+def maybe_path(name: str | None, base: Path) -> str | None:
     """Model sources may be built-in names or Hub ids: make them absolute only when they name a local path."""
     if not name:
         return name
@@ -468,18 +477,18 @@ def _maybe_path(name: str | None, base: Path) -> str | None:
 
 def resolve_paths(config: TrainConfig, base: Path) -> None:
     """Make the recipe's relative paths absolute against `base` (in place)."""
-    config.output_dir = _absolute(config.output_dir, base)
-    config.model.name = _maybe_path(config.model.name, base)
-    config.model.text_tower_from = _maybe_path(config.model.text_tower_from, base)
-    config.model.tokenizer.texts = [_absolute(t, base) for t in config.model.tokenizer.texts]
+    config.output_dir = absolute_path(config.output_dir, base)
+    config.model.name = maybe_path(config.model.name, base)
+    config.model.text_tower_from = maybe_path(config.model.text_tower_from, base)
+    config.model.tokenizer.texts = [absolute_path(t, base) for t in config.model.tokenizer.texts]
     for clip_set in config.data.clips:
-        clip_set.metadata = _absolute(clip_set.metadata, base)
-        clip_set.audio_root = _absolute(clip_set.audio_root, base)
+        clip_set.metadata = absolute_path(clip_set.metadata, base)
+        clip_set.audio_root = absolute_path(clip_set.audio_root, base)
     for source in config.data.mixture:
-        source.csv = _absolute(source.csv, base)
-        source.audio_root = _absolute(source.audio_root, base)
+        source.csv = absolute_path(source.csv, base)
+        source.audio_root = absolute_path(source.audio_root, base)
     config.eval.probe_captions = [
-        _absolute(p, base) if p.endswith(".txt") else p for p in config.eval.probe_captions
+        absolute_path(p, base) if p.endswith(".txt") else p for p in config.eval.probe_captions
     ]
 
 

@@ -55,15 +55,7 @@ import torch.nn.functional as F
 
 from tclap_gen.mel import MelConfig, log_mel
 from tclap_gen.trainers.checkpoints import TRAINER_STATE, latest_checkpoint, replace_dir, save_checkpoint, write_json
-from tclap_gen.trainers.config import (
-    DEFAULT_DATA_ROOT,
-    ConfigError,
-    apply_override,
-    build_dataclass,
-    find_recipe,
-    repo_root,
-    substitute_env,
-)
+from tclap_gen.trainers.config import ConfigError, absolute_path, build_dataclass, maybe_path, read_recipe, repo_root
 
 STAGES = ("vae", "vocoder", "unet", "assemble")
 
@@ -215,43 +207,18 @@ class GeneratorConfig:
 
 def load_config(config=None, overrides: list[str] | None = None, data_root=None) -> GeneratorConfig:
     """A GeneratorConfig from a recipe (a YAML path, or the name of one in training/configs such as
-    `generator-mini`) with `key.sub=value` overrides, using the T-CLAP recipe's loader (training/config.py):
-    `${DATA}` in strings is the data folder (`data_root`, else $DATA, else ../shared/data), unknown keys and
-    wrongly typed values raise ConfigError, and relative paths are taken from the repository root."""
-    import yaml
-
-    raw: dict = {}
-    if config is not None:
-        path = find_recipe(config)
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not valid YAML: {error}") from error
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping")
-    for item in overrides or []:
-        apply_override(raw, item)
-    env = dict(os.environ)
-    if data_root is not None:
-        env["DATA"] = str(Path(data_root).resolve())
-    env.setdefault("DATA", DEFAULT_DATA_ROOT)
-    cfg = build_dataclass(GeneratorConfig, substitute_env(raw, env), "")
+    `generator-mini`) with `key.sub=value` overrides, read as the T-CLAP recipes are (config.read_recipe: `${DATA}`,
+    unknown keys and wrongly typed values raise ConfigError); relative paths are taken from the repository root."""
+    raw, _ = read_recipe(config, overrides, data_root)
+    cfg = build_dataclass(GeneratorConfig, raw, "")
     base = repo_root()
-    cfg.output_dir = _absolute(cfg.output_dir, base)
-    cfg.data.root = _absolute(cfg.data.root, base)
-    cfg.assemble.output = _absolute(cfg.assemble.output, base)
-    cfg.unet.init = _absolute(cfg.unet.init, base)
+    cfg.output_dir = absolute_path(cfg.output_dir, base)
+    cfg.data.root = absolute_path(cfg.data.root, base)
+    cfg.assemble.output = absolute_path(cfg.assemble.output, base)
+    cfg.unet.init = absolute_path(cfg.unet.init, base)
     for section in (cfg.unet, cfg.assemble):  # a T-CLAP may also be a built-in name ("mini-clap")
-        if section.tclap and (Path(section.tclap).is_absolute() or (base / section.tclap).exists()):
-            section.tclap = _absolute(section.tclap, base)
+        section.tclap = maybe_path(section.tclap, base)
     return cfg.validate()
-
-
-def _absolute(path: str | None, base: Path) -> str | None:
-    if not path:
-        return path
-    p = Path(path).expanduser()
-    return str(p if p.is_absolute() else (base / p).resolve())
 
 
 # ------------------------------------------------------------------------------------------------ model builders

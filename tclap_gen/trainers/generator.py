@@ -558,18 +558,24 @@ def _check_fresh(stage_dir: Path, resume: bool) -> None:
         )
 
 
-def _skip(accelerator, name: str, stage_dir: Path, steps: int) -> StageResult:
-    _log(accelerator, stage_dir, {"stage": name, "event": "already trained; skipped", "steps": steps})
-    return StageResult(name, steps, steps, [], 0.0, skipped=True, model_dir=str(stage_dir / "model"))
+def _start_stage(cfg: GeneratorConfig, name: str, resume: bool, accelerator):
+    """(accelerator, the stage's config, its folder, a skipped StageResult when --resume finds it done, else None);
+    refuses to start over on top of another run's checkpoints."""
+    accelerator = accelerator or make_accelerator(cfg)
+    stage, stage_dir = getattr(cfg, name), cfg.out / name
+    if resume and _stage_done(stage_dir, stage.steps):
+        _log(accelerator, stage_dir, {"stage": name, "event": "already trained; skipped", "steps": stage.steps})
+        finished = StageResult(name, stage.steps, stage.steps, [], 0.0, skipped=True, model_dir=str(stage_dir / "model"))
+        return accelerator, stage, stage_dir, finished
+    _check_fresh(stage_dir, resume)
+    return accelerator, stage, stage_dir, None
 
 
 # ------------------------------------------------------------------------------------------------ stage 1: VAE
 def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> StageResult:
-    accelerator = accelerator or make_accelerator(cfg)
-    stage, stage_dir = cfg.vae, cfg.out / "vae"
-    if resume and _stage_done(stage_dir, stage.steps):
-        return _skip(accelerator, "vae", stage_dir, stage.steps)
-    _check_fresh(stage_dir, resume)
+    accelerator, stage, stage_dir, finished = _start_stage(cfg, "vae", resume, accelerator)
+    if finished is not None:
+        return finished
     bank = WaveBank.load(train_records(cfg.data), cfg.mel.sampling_rate, accelerator.device, cfg.data.load_workers)
     samples = stage.crop_frames * cfg.mel.hop_length
 
@@ -607,11 +613,9 @@ def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> S
 
 # ------------------------------------------------------------------------------------------------ stage 2: vocoder
 def train_vocoder(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> StageResult:
-    accelerator = accelerator or make_accelerator(cfg)
-    stage, stage_dir = cfg.vocoder, cfg.out / "vocoder"
-    if resume and _stage_done(stage_dir, stage.steps):
-        return _skip(accelerator, "vocoder", stage_dir, stage.steps)
-    _check_fresh(stage_dir, resume)
+    accelerator, stage, stage_dir, finished = _start_stage(cfg, "vocoder", resume, accelerator)
+    if finished is not None:
+        return finished
     bank = WaveBank.load(train_records(cfg.data), cfg.mel.sampling_rate, accelerator.device, cfg.data.load_workers)
     samples = stage.segment_frames * cfg.mel.hop_length
 
@@ -721,11 +725,9 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
 
     from tclap_gen.model import TClap
 
-    accelerator = accelerator or make_accelerator(cfg)
-    stage, stage_dir = cfg.unet, cfg.out / "unet"
-    if resume and _stage_done(stage_dir, stage.steps):
-        return _skip(accelerator, "unet", stage_dir, stage.steps)
-    _check_fresh(stage_dir, resume)
+    accelerator, stage, stage_dir, finished = _start_stage(cfg, "unet", resume, accelerator)
+    if finished is not None:
+        return finished
     if not stage.tclap:
         raise ConfigError("unet.tclap is not set: the UNet is conditioned on a trained T-CLAP (a TClap folder)")
     vae_dir = cfg.out / "vae"

@@ -370,6 +370,11 @@ class WaveBank:
             raise ValueError(f"WaveBank: {len(failed)} of {len(records)} clips could not be read, e.g. {failed[0][1]}")
         return cls(waves, device)
 
+    @classmethod
+    def for_stage(cls, cfg: "GeneratorConfig", accelerator) -> "WaveBank":
+        """The recipe's training clips on the accelerator's device (the VAE and vocoder stages)."""
+        return cls.load(train_records(cfg.data), cfg.mel.sampling_rate, accelerator.device, cfg.data.load_workers)
+
     def __len__(self) -> int:
         return len(self.lengths)
 
@@ -576,8 +581,7 @@ def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> S
     accelerator, stage, stage_dir, finished = _start_stage(cfg, "vae", resume, accelerator)
     if finished is not None:
         return finished
-    bank = WaveBank.load(train_records(cfg.data), cfg.mel.sampling_rate, accelerator.device, cfg.data.load_workers)
-    samples = stage.crop_frames * cfg.mel.hop_length
+    bank, samples = WaveBank.for_stage(cfg, accelerator), stage.crop_frames * cfg.mel.hop_length
 
     def batch_fn(step, generator):
         wave = bank.sample(stage.batch_size, samples, generator, stage.gain_db)
@@ -616,8 +620,7 @@ def train_vocoder(cfg: GeneratorConfig, resume: bool = False, accelerator=None) 
     accelerator, stage, stage_dir, finished = _start_stage(cfg, "vocoder", resume, accelerator)
     if finished is not None:
         return finished
-    bank = WaveBank.load(train_records(cfg.data), cfg.mel.sampling_rate, accelerator.device, cfg.data.load_workers)
-    samples = stage.segment_frames * cfg.mel.hop_length
+    bank, samples = WaveBank.for_stage(cfg, accelerator), stage.segment_frames * cfg.mel.hop_length
 
     def batch_fn(step, generator):
         wave = bank.sample(stage.batch_size, samples, generator, stage.gain_db)

@@ -11,7 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on the Hub (FACTS.md:
 import torch  # noqa: E402
 
 # The test models are tiny: one thread avoids the threading overhead that dominates them (about 10x on 2 cores).
-torch.set_num_threads(1)
+# TCLAP_TEST_THREADS=N runs the suite with N threads (the float tolerances must hold for any count).
+torch.set_num_threads(int(os.environ.get("TCLAP_TEST_THREADS", "1")))
 
 TEST_DATA = Path(__file__).resolve().parent / "data"
 CLIPS_CSV = TEST_DATA / "clips" / "metadata.csv"

@@ -37,8 +37,8 @@ from transformers import (
 from tclap_gen.captions import MAX_CAPTION_CHARS, canonical_caption, parse_events
 from tclap_gen.layout import EventSpan, LayoutBatch, check_spans, plan_layout
 from tclap_gen.model import TCLAP_CONFIG_NAME, TClap, TClapInfo
-from tclap_gen.registry import TCLAP_SUBFOLDER, resolve_builtin
-from tclap_gen.vocoder import VocosVocoder
+from tclap_gen.registry import SHARED_COMPONENTS, TCLAP_SUBFOLDER, resolve_builtin
+from tclap_gen.vocoder import VocosVocoder, load_vocoder
 
 logger = logging.get_logger(__name__)
 
@@ -181,6 +181,12 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "TClapAudioLDMPipeline":
         """Load a saved pipeline: a built-in name ("mini"), a local folder or a Hub id (see DiffusionPipeline)."""
         source = resolve_builtin(pretrained_model_name_or_path)
+        dtype = kwargs.get("torch_dtype", kwargs.get("dtype"))
+        for name, owner in SHARED_COMPONENTS.get(str(pretrained_model_name_or_path), {}).items():
+            if name not in kwargs:  # a built-in that shares this component with another: load it from there
+                folder, load = resolve_builtin(owner) / name, {} if dtype is None else {"dtype": dtype}
+                kwargs[name] = load_vocoder(folder, **load) if name == "vocoder" else AutoencoderKL.from_pretrained(
+                    folder, **load)
         info_file = Path(str(source)) / TCLAP_SUBFOLDER / TCLAP_CONFIG_NAME
         if "tclap_info" not in kwargs and info_file.is_file():
             # tclap/tclap_config.json is what TClap.from_pretrained reads: the authority on the T-CLAP's record

@@ -1,7 +1,8 @@
 """Built-in model names, both TClapAudioLDMPipeline folders whose T-CLAP is split, diffusers-style, into `tclap/`
 (ClapModel), `tokenizer/` and `feature_extractor/` subfolders. `mini` conditions on the mini T-CLAP; `mini-clap`
 is the baseline: the plain CLAP trained with the same recipe and temporal weight 0, with a UNet trained the same
-way on its audio embeddings (same VAE and vocoder). Either name also loads as a TClap (its `tclap/` part)."""
+way on its audio embeddings. The two share one VAE and one vocoder, stored once, in `mini/` (SHARED_COMPONENTS:
+TClapAudioLDMPipeline.from_pretrained fills them in). Either name also loads as a TClap (its `tclap/` part)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 BUILTIN_MODELS = {"mini": WEIGHTS_DIR / "mini", "mini-clap": WEIGHTS_DIR / "mini-clap"}
 TCLAP_SUBFOLDER = "tclap"
+# built-in name -> {component: the built-in whose folder holds it}: copies the package does not carry
+SHARED_COMPONENTS = {"mini-clap": {"vae": "mini", "vocoder": "mini"}}
 
 
 def resolve_builtin(name_or_path: str | Path) -> str | Path:

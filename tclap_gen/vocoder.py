@@ -157,7 +157,5 @@ def load_vocoder(folder, **kwargs):
         raise FileNotFoundError(f"vocoder folder {folder}: no config.json")
     config = json.loads(config_file.read_text())
     if config.get("_class_name") == VocosVocoder.__name__:
-        if "dtype" in kwargs:  # diffusers' name for it
-            kwargs["torch_dtype"] = kwargs.pop("dtype")
         return VocosVocoder.from_pretrained(str(folder), **kwargs)
     return SpeechT5HifiGan.from_pretrained(str(folder), **kwargs)

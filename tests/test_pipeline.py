@@ -443,3 +443,15 @@ def test_cuda_model_cpu_offload_matches_plain_cuda(tiny_tclap):
     models = (offloaded.unet, offloaded.vae, offloaded.vocoder, offloaded.tclap)
     assert {p.device.type for m in models for p in m.parameters()} == {"cpu"}
     generate(offloaded, **kwargs)  # a second call works with the re-armed hooks
+
+
+def test_mini_clap_shares_the_vae_and_vocoder_of_mini():
+    from tclap_gen.registry import BUILTIN_MODELS
+
+    assert not (BUILTIN_MODELS["mini-clap"] / "vae").exists() and not (BUILTIN_MODELS["mini-clap"] / "vocoder").exists()
+    mini, baseline = (TClapAudioLDMPipeline.from_pretrained(name) for name in ("mini", "mini-clap"))
+    for part in ("vae", "vocoder"):  # the same files, loaded twice: equal bit for bit
+        for a, b in zip(getattr(mini, part).state_dict().values(), getattr(baseline, part).state_dict().values()):
+            assert torch.equal(a, b)
+    assert not torch.equal(mini.unet.conv_in.weight, baseline.unet.conv_in.weight)  # its own UNet
+    assert baseline.vae.dtype == baseline.unet.dtype == torch.float32

@@ -3,7 +3,7 @@
 T-CLAP embeddings (`mini`) than with the same recipe on plain-CLAP embeddings (`mini-clap`)?
 
 Prompts are the captions of 2-event mix-ups of HELD-OUT real clips (tclap_gen.datasets.MixupDataset over
-tclap_gen.scoring.heldout_split, as scripts/validate_scorer.py builds them). Each pipeline generates one clip per
+tclap_gen.datasets.heldout_split, as scripts/validate_scorer.py builds them). Each pipeline generates one clip per
 prompt with the same seed; ONE T-CLAP (default: the mini) judges every clip, and the real mix-ups themselves,
 judged the same way, give the ceiling. It judges twice: as TemporalScorer does by default (each window's event
 competes with every class the model was trained on) and with no class competitors (contrast_texts=None: only the
@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from tclap_gen.audio import save_audio
-from tclap_gen.datasets import MixupDataset, read_clip_metadata
-from tclap_gen.scoring import HELDOUT_FRACTION, HELDOUT_SEED, TemporalScorer, heldout_split
+from tclap_gen.datasets import HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, read_clip_metadata
+from tclap_gen.scoring import TemporalScorer
 
 
 def parse_args(argv=None) -> argparse.Namespace:

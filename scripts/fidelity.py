@@ -23,9 +23,8 @@ from pathlib import Path
 import torch
 
 from tclap_gen.audio import atomic_write, level, load_audio
-from tclap_gen.datasets import read_clip_metadata
+from tclap_gen.datasets import heldout_split, read_clip_metadata
 from tclap_gen.fidelity import ClassifierRecipe, SoundClassifier, measure, train_classifier
-from tclap_gen.scoring import heldout_split
 
 
 def parse_args(argv=None) -> argparse.Namespace:

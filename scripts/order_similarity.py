@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tclap_gen.datasets import MixupDataset, read_clip_metadata
+from tclap_gen.datasets import MixupDataset, heldout_split, read_clip_metadata
 from tclap_gen.model import TClap, tiny_tclap
-from tclap_gen.scoring import heldout_split
 
 
 def main(argv=None) -> int:

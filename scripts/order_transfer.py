@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 from tclap_gen.audio import load_audio
-from tclap_gen.datasets import read_clip_metadata
+from tclap_gen.datasets import heldout_split, read_clip_metadata
 from tclap_gen.model import TClap
 from tclap_gen.order_transfer import HELDOUT_FAMILIES, MIXING_STYLES, TRAINING_FAMILIES, build_pairs, embed_pairs, evaluate_transfer
-from tclap_gen.scoring import heldout_split
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the project into .venv with the versions in constraints.txt (CPU torch; see FACTS in the README).
+# Installs the project into .venv with the versions in constraints.txt (the CPU torch wheel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"

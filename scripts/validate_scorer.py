@@ -2,7 +2,7 @@
 """Validate the TemporalScorer on real recordings with known event times.
 
 Builds 2- and 3-event mix-ups (tclap_gen.datasets.MixupDataset) from the HELD-OUT clips of one or more clip lists
-(split by recording source with tclap_gen.scoring.heldout_split, the split the mini recipe trains on), scores each
+(split by recording source with tclap_gen.datasets.heldout_split, the split the mini recipe trains on), scores each
 mix-up against its true caption, and scores the same segments in reversed order against the same caption.
 Prints, by number of events:
 
@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from tclap_gen.captions import parse_events
-from tclap_gen.datasets import MixupDataset, read_clip_metadata
-from tclap_gen.scoring import HELDOUT_FRACTION, HELDOUT_SEED, TemporalScorer, heldout_split
+from tclap_gen.datasets import HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, read_clip_metadata
+from tclap_gen.scoring import TemporalScorer
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -219,6 +219,16 @@ def _source_key(record: ClipRecord) -> str:
     return f"id:{record.source_id}" if record.source_id is not None else f"path:{record.path}"
 
 
+# The split that the mini recipes train on (its train side) and that every held-out figure reads (its test side).
+HELDOUT_FRACTION = 0.2
+HELDOUT_SEED = 0
+
+
+def heldout_split(records, seed: int = HELDOUT_SEED, test_fraction: float = HELDOUT_FRACTION):
+    """(train, held-out) clips: split_by_source with the mini recipes' fraction and seed."""
+    return split_by_source(records, test_fraction=test_fraction, seed=seed)
+
+
 def split_by_source(
     records: Sequence[ClipRecord], test_fraction: float = 0.2, seed: int = 0
 ) -> tuple[list[ClipRecord], list[ClipRecord]]:

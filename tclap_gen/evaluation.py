@@ -37,8 +37,6 @@ import torch.nn.functional as F
 __all__ = [
     "DEFAULT_PROBE_CAPTIONS",
     "PROMPT_TEMPLATE",
-    "HELDOUT_FRACTION",
-    "HELDOUT_SEED",
     "EvaluationError",
     "TClassifyResult",
     "ZeroShotResult",
@@ -58,10 +56,6 @@ __all__ = [
 
 # The zero-shot prompt: class phrases from captions.label_to_phrase are written into it.
 PROMPT_TEMPLATE = "the sound of {phrase}"
-
-# The split of labelled clips that the mini training recipes hold out (datasets.split_by_source).
-HELDOUT_FRACTION = 0.2
-HELDOUT_SEED = 0
 
 # Plain captions without temporal structure, to measure how far a fine-tuned text encoder has drifted from a
 # reference one (evaluation.text_drift, the training anchor term, the pipeline's from_audioldm check). They mix
@@ -432,7 +426,7 @@ def _reference_text_embeddings(reference, captions: list[str]) -> torch.Tensor:
         with torch.no_grad():
             output = encoder(input_ids=tokens["input_ids"].to(device),
                              attention_mask=tokens["attention_mask"].to(device))
-        # ClapTextModelWithProjection.text_embeds is not normalised (FACTS.md).
+        # ClapTextModelWithProjection.text_embeds is not normalised (transformers 5).
         return F.normalize(output.text_embeds.float().cpu(), dim=-1)
     raise EvaluationError("reference must be a TClap (or anything with embed_text) or a "
                           "(ClapTextModelWithProjection, tokenizer) pair")
@@ -456,14 +450,14 @@ def text_drift(tclap, reference, probe_captions=DEFAULT_PROBE_CAPTIONS) -> float
 
 
 def _select_records(clips, split: str):
-    from .datasets import read_clip_metadata, split_by_source
+    from .datasets import heldout_split, read_clip_metadata
 
     path = Path(clips)
     if not path.is_file():
         raise FileNotFoundError(f"--clips {path}: no such metadata file")
     records = read_clip_metadata(path)
     if split == "heldout":
-        _, records = split_by_source(records, test_fraction=HELDOUT_FRACTION, seed=HELDOUT_SEED)
+        _, records = heldout_split(records)
     elif split != "all":
         raise EvaluationError(f"split must be 'all' or 'heldout', got {split!r}")
     if not records:

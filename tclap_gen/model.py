@@ -30,7 +30,7 @@ from .audio import check_waveform, resample, to_mono
 from .registry import TCLAP_SUBFOLDER, is_pipeline_folder, resolve_builtin
 
 TCLAP_CONFIG_NAME = "tclap_config.json"
-# A real RoBERTa vocabulary has 50k entries; the offline-loading trap of transformers 5 yields 5 (FACTS.md).
+# A real RoBERTa vocabulary has 50k entries; transformers 5 loading "roberta-base" offline silently yields a 5-token one.
 MIN_TOKENIZER_SIZE = 32
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # RoBERTa's ids 0..4, which ClapTextConfig expects
 
@@ -328,7 +328,7 @@ def build_clap(tokenizer, size: ClapSize | None = None, seed: int = 0) -> TClap:
         max_length_s=int(size.max_length_s),
         frequency_min=50,
         frequency_max=size.sampling_rate // 2,
-        truncation="rand_trunc",  # unfused model: fusion would feed 4 channels (FACTS.md)
+        truncation="rand_trunc",  # unfused model: fusion would feed 4 channels to a 1-channel tower
         padding="repeatpad",
     )
     return TClap(model, ClapProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer))

@@ -81,14 +81,9 @@ __all__ = [
     "faithfulness_score",
     "refine_span",
     "contrast_for_prompt",
-    "heldout_split",
-    "HELDOUT_SEED",
-    "HELDOUT_FRACTION",
 ]
 
 DEFAULT_BACKGROUND = ("silence", "background noise")
-HELDOUT_SEED = 0
-HELDOUT_FRACTION = 0.2
 FRAME_S = 0.01  # energy frames for the span-edge refinement
 
 
@@ -752,8 +747,3 @@ def log_mel_spectrogram(wave: np.ndarray, sampling_rate: int, n_mels: int = 64, 
     return np.maximum(db, db.max() - 80.0), hop / sampling_rate
 
 
-def heldout_split(records, seed: int = HELDOUT_SEED, test_fraction: float = HELDOUT_FRACTION):
-    """(train, held-out) clips split by recording source, the split the mini recipe trains on and validation uses."""
-    from .datasets import split_by_source
-
-    return split_by_source(records, test_fraction=test_fraction, seed=seed)

@@ -1,6 +1,6 @@
 """Tiny random AudioLDM-style components (VAE, UNet, scheduler, vocoder) for tests and benchmarks.
 
-The sizes are the smallest that run (FACTS.md, from diffusers' former AudioLDM fast tests): a whole 2-step
+The sizes are the smallest that run (as in diffusers' former AudioLDM fast tests): a whole 2-step
 generation takes well under a second on a CPU. Weights are random, so the audio is noise; only shapes, plumbing
 and numerics are meaningful. Every builder takes a seed so two calls give identical weights.
 """

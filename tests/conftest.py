@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on the Hub (FACTS.md: the offline tokenizer trap)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on the Hub: offline, transformers 5 retries for minutes
 
 import torch  # noqa: E402
 

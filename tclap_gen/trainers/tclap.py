@@ -380,7 +380,7 @@ class FeatureCollator:
         self.data_rate = int(data_rate)
         self.model_rate = int(feature_extractor.sampling_rate)
         self.max_samples = int(feature_extractor.nb_max_samples)
-        self.truncation = "fusion" if enable_fusion else "rand_trunc"  # rand_trunc: unfused models (FACTS.md)
+        self.truncation = "fusion" if enable_fusion else "rand_trunc"  # rand_trunc for unfused models (fusion feeds 4 channels)
 
     def _wave(self, wave: np.ndarray) -> np.ndarray:
         from tclap_gen.audio import resample

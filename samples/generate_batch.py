@@ -222,7 +222,7 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
                 report = scorer.score(wave, sampling_rate=pipe.sampling_rate, prompt=item.prompt)
             stem = file_stem(item.id)
             save_audio(out / f"{stem}.wav", wave, pipe.sampling_rate)
-            report.plot(out / f"{stem}.png")
+            report.plot(out / f"{stem}.png", planned=None if result.layouts is None else result.layouts[index])
             write_json(out / f"{stem}.json", report.to_dict())
             entry = {
                 **asdict(item),

@@ -75,7 +75,7 @@ def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: 
             report = scorer.score(wave, sampling_rate=pipe.sampling_rate, prompt=prompt)
         stem = safe_stem(prompt)
         audio_path = save_audio(out / f"{stem}.wav", wave, pipe.sampling_rate)
-        report.plot(out / f"{stem}.png")
+        report.plot(out / f"{stem}.png", planned=None if result.layouts is None else result.layouts[0])
         record = {
             "prompt": prompt,
             "audio": str(audio_path),

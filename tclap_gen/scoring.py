@@ -168,9 +168,11 @@ class ScoreReport:
         lines.extend(f"warning: {warning}" for warning in self.warnings)
         return "\n".join(lines)
 
-    def plot(self, path=None):
+    def plot(self, path=None, planned: list[dict] | None = None):
         """A matplotlib Figure: the log-mel spectrogram above each event's presence curve and detected span.
 
+        `planned`: a generation layout's spans ({"text", "start", "end"} in seconds, as pipe(...).layouts gives),
+        drawn as dashed brackets at the bottom of the spectrogram, so the plan and what was found can be compared.
         With `path`, the figure is also written there as PNG (atomically)."""
         from matplotlib.figure import Figure  # lazy: matplotlib costs ~0.5 s to import
 
@@ -190,6 +192,10 @@ class ScoreReport:
                 for ax in (ax_spec, ax_curve):
                     ax.axvspan(event.onset, event.offset, color=colour, alpha=0.18, lw=0)
                 ax_spec.hlines(ax_spec.get_ylim()[1] * (0.96 - 0.05 * i), event.onset, event.offset, color=colour, lw=4)
+        for k, span in enumerate(planned or []):
+            y = ax_spec.get_ylim()[0] + 1.5 + 2.5 * k
+            ax_spec.hlines(y, span["start"], span["end"], color="white", lw=2, ls="--", label="planned" if k == 0 else None)
+            ax_spec.text(span["start"], y + 0.6, f"plan: {span['text']}", color="white", fontsize=7)
         for onset, offset, _, _ in curve_spans(self.silent.astype(float), self.times, 0.5, duration, count=len(self.times)):
             ax_curve.axvspan(onset, offset, color="0.85", lw=0, zorder=0)  # energy gate closed
         ax_curve.axhline(self.threshold, color="0.4", ls="--", lw=1)

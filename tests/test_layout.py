@@ -118,3 +118,15 @@ def test_explicit_events_for_several_prompts_with_another_scheduler_and_rerankin
         run(pipe, "a then b", layout="auto", layout_weight=1.5)
     with pytest.raises(ValueError, match=r"`events\[0\]`"):
         run(pipe, "a then b", events=[("a", 0.2, 0.1)])
+
+
+def test_the_report_plot_draws_the_planned_spans(tiny_tclap):
+    from tclap_gen.scoring import TemporalScorer
+
+    wave = np.random.default_rng(0).standard_normal(16000 * 3).astype(np.float32) * 0.1
+    report = TemporalScorer(tiny_tclap).score(wave, 16000, "a dog barks then a car horn honks")
+    plain = report.plot()
+    planned = report.plot(planned=[{"text": "a dog barks", "start": 0.0, "end": 1.5},
+                                   {"text": "a car horn honks", "start": 1.5, "end": 3.0}])
+    texts = [t.get_text() for t in planned.axes[0].texts]
+    assert texts == ["plan: a dog barks", "plan: a car horn honks"] and not plain.axes[0].texts

@@ -12,7 +12,6 @@ The file imports only installed packages (no relative imports), so diffusers can
 
 import inspect
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -34,7 +33,7 @@ from transformers import (
     SpeechT5HifiGan,
 )
 
-from tclap_gen.captions import MAX_CAPTION_CHARS, canonical_caption, parse_events
+from tclap_gen.captions import MAX_CAPTION_CHARS, CaptionError, canonical_caption, parse_events, unknown_events
 from tclap_gen.layout import EventSpan, LayoutBatch, check_spans, plan_layout
 from tclap_gen.model import TCLAP_CONFIG_NAME, TClap, TClapInfo
 from tclap_gen.registry import SHARED_COMPONENTS, TCLAP_SUBFOLDER, resolve_builtin
@@ -230,7 +229,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         import diffusers
         from transformers import ClapTextModelWithProjection
 
-        from tclap_gen.model import MIN_TOKENIZER_SIZE
+        from tclap_gen.model import check_tokenizer
 
         if not isinstance(tclap, TClap):
             tclap = TClap.from_pretrained(tclap)
@@ -249,9 +248,8 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
 
         # The checkpoint's own conditioner, loaded only to measure the drift.
         text_encoder = ClapTextModelWithProjection.from_pretrained(source, subfolder="text_encoder", **load_kwargs)
-        tokenizer = RobertaTokenizer.from_pretrained(source, subfolder="tokenizer", **load_kwargs)
-        if len(tokenizer) < MIN_TOKENIZER_SIZE:
-            raise ValueError(f"{source}/tokenizer holds only {len(tokenizer)} tokens: it did not load properly")
+        tokenizer = check_tokenizer(RobertaTokenizer.from_pretrained(source, subfolder="tokenizer", **load_kwargs),
+                                    f"{source}/tokenizer")
         drift = measure_drift(text_encoder.eval(), tokenizer, tclap, probe_captions, drift_threshold)
         del text_encoder
         if drift.drifted:
@@ -566,17 +564,12 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
         classes = self.tclap_info.extra.get("classes") or []
         if not classes:
             return
-        try:
-            from tclap_gen.captions import CaptionError, parse_events
-        except ImportError:
-            return
-        known = [content_stems(phrase) for phrase in classes]
         for i, text in enumerate(prompts):
             try:
                 events = parse_events(text).events
             except CaptionError:
                 continue
-            unknown = [event for event in events if not any(content_stems(event) & stems for stems in known)]
+            unknown = unknown_events(events, classes)
             if unknown:
                 logger.warning(
                     f"prompt {i} ({text!r}): {unknown} match none of the sounds this T-CLAP was trained on "
@@ -861,14 +854,3 @@ def measure_drift(text_encoder, tokenizer, tclap: TClap, captions, threshold: fl
         )
     cosine = (ours * reference).sum(-1)
     return ConditionerDrift(float(cosine.mean()), float(cosine.min()), float(threshold), len(captions))
-
-
-_STOPWORDS = {
-    "a", "an", "the", "of", "and", "in", "on", "with", "is", "are", "by", "at", "to", "from", "some", "someone",
-    "something",
-}
-
-
-def content_stems(text: str) -> set[str]:
-    """Crude stems of a phrase's content words ("dog barks" / "dog barking" share {"dog", "bark"})."""
-    return {word[:4] for word in re.findall(r"[a-z]+", text.lower()) if len(word) > 2 and word not in _STOPWORDS}

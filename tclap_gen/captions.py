@@ -60,6 +60,8 @@ __all__ = [
     "same_events_other_order",
     "LABEL_PHRASES",
     "canonical_caption",
+    "word_stems",
+    "unknown_events",
     "TEMPLATES",
 ]
 
@@ -544,6 +546,33 @@ def same_events_other_order(original: str, candidate: str) -> bool:
     if sorted(a.events) != sorted(b.events) or not b.explicit_order:
         return False
     return a.order_key() != b.order_key()
+
+
+# --------------------------------------------------------------------------------------------
+# Naming: does a phrase name one of the sounds a model knows?
+
+_STOP_WORDS = {"a", "an", "the", "of", "on", "in", "into", "from", "by", "with", "and", "to", "at", "is", "are",
+               "being", "some", "someone", "something", "its", "it", "his", "her", "their", "together"}
+
+
+def word_stems(text: str) -> set[str]:
+    """Crude stems of a phrase's content words ("smashing" -> "smash", "barks" -> "bark"); no NLP dependency."""
+    stems = set()
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in _STOP_WORDS or len(word) < 3:
+            continue
+        for suffix in ("ing", "es", "ed", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        stems.add(word)
+    return stems
+
+
+def unknown_events(events, classes) -> list[str]:
+    """The events (each once, in order) that share no word stem with any of `classes` (phrases)."""
+    known = set().union(*(word_stems(c) for c in classes)) if classes else set()
+    return [event for event in dict.fromkeys(events) if not (word_stems(event) & known)]
 
 
 # --------------------------------------------------------------------------------------------

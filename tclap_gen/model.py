@@ -46,15 +46,20 @@ class TClapInfo:
     extra: dict = field(default_factory=dict)
 
 
+def check_tokenizer(tokenizer, where: str = "the tokenizer"):
+    """Raise ValueError when `tokenizer` is too small to be real; returns it. transformers 5 does not fail when a
+    tokenizer cannot be fetched offline: it returns a 5-token stand-in that encodes every text alike."""
+    if len(tokenizer) < MIN_TOKENIZER_SIZE:
+        raise ValueError(f"{where} holds only {len(tokenizer)} tokens: it was not loaded properly (an offline Hub "
+                         "lookup returns a stand-in tokenizer in transformers 5)")
+    return tokenizer
+
+
 class TClap:
     """A CLAP model with its processor: embeds audio and text into one L2-normalised space."""
 
     def __init__(self, model: ClapModel, processor: ClapProcessor, info: TClapInfo | None = None):
-        if len(processor.tokenizer) < MIN_TOKENIZER_SIZE:
-            raise ValueError(
-                f"the tokenizer has only {len(processor.tokenizer)} tokens: it was not loaded properly "
-                "(an offline Hub lookup returns an empty stand-in tokenizer in transformers 5)"
-            )
+        check_tokenizer(processor.tokenizer)
         self.model = model.eval()
         self.processor = processor
         self.info = info or TClapInfo()
@@ -265,10 +270,8 @@ def build_tokenizer(texts, folder, vocab_size: int = 2000, model_max_length: int
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=1, special_tokens=SPECIAL_TOKENS)
     bpe.save_model(str(folder))
-    tokenizer = RobertaTokenizer.from_pretrained(str(folder), model_max_length=model_max_length)
-    if len(tokenizer) < MIN_TOKENIZER_SIZE:
-        raise RuntimeError(f"tokenizer trained in {folder} has only {len(tokenizer)} tokens")
-    return tokenizer
+    return check_tokenizer(RobertaTokenizer.from_pretrained(str(folder), model_max_length=model_max_length),
+                           f"the tokenizer trained in {folder}")
 
 
 @dataclass

@@ -60,7 +60,6 @@ Faithfulness, in [0, 1] and non-decreasing in every part::
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -70,7 +69,7 @@ import torch
 import torch.nn.functional as F
 
 from .audio import AudioError, atomic_write, check_waveform, load_audio, resample, to_mono
-from .captions import BEFORE, OVERLAP, parse_events, order_negatives
+from .captions import BEFORE, OVERLAP, order_negatives, parse_events, unknown_events, word_stems
 
 __all__ = [
     "EventScore",
@@ -361,24 +360,6 @@ def faithfulness_score(confidences, order_correct: bool | None, order_probabilit
 # --------------------------------------------------------------------------------------------
 # Which trained classes may compete with a prompt's events
 
-_STOP = {"a", "an", "the", "of", "on", "in", "into", "from", "by", "with", "and", "to", "at", "is", "are", "being",
-         "some", "someone", "something", "its", "it", "his", "her", "their", "together"}
-
-
-def _stems(text: str) -> set[str]:
-    """Crude word stems ("smashing" -> "smash", "types" -> "typ") for naming matches; no NLP dependency."""
-    stems = set()
-    for word in re.findall(r"[a-z]+", text.lower()):
-        if word in _STOP or len(word) < 3:
-            continue
-        for suffix in ("ing", "es", "ed", "s"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                word = word[: -len(suffix)]
-                break
-        stems.add(word)
-    return stems
-
-
 def _names_event(candidate_stems: set[str], event_stems: set[str], distinctive: set[str]) -> bool:
     shared = candidate_stems & event_stems
     if shared & distinctive:
@@ -393,13 +374,13 @@ def contrast_for_prompt(candidates: Sequence[str], events: Sequence[str]) -> lis
     A candidate names an event when they share a word stem that no other candidate has ("glass" in "glass
     smashing" vs "a glass shatters"), or half of their stems ("vegetables being peeled"); shared generic words
     ("running" in five classes) do not count."""
-    stem_sets = [_stems(c) for c in candidates]
+    stem_sets = [word_stems(c) for c in candidates]
     counts: dict[str, int] = {}
     for stems in stem_sets:
         for stem in stems:
             counts[stem] = counts.get(stem, 0) + 1
     distinctive = {stem for stem, n in counts.items() if n == 1}
-    event_stems = [_stems(e) for e in events]
+    event_stems = [word_stems(e) for e in events]
     kept = []
     for candidate, stems in zip(candidates, stem_sets):
         if candidate.strip().lower() in {e.strip().lower() for e in events}:
@@ -591,12 +572,8 @@ class TemporalScorer:
         classes = list(getattr(getattr(self.tclap, "info", None), "extra", {}).get("classes", []) or [])
         if not classes:
             return []
-        known = set().union(*(_stems(c) for c in classes))
-        return [
-            f"{event!r} shares no word with the sounds the model was trained on; its score is unreliable"
-            for event in dict.fromkeys(events)
-            if not (_stems(event) & known)
-        ]
+        return [f"{event!r} shares no word with the sounds the model was trained on; its score is unreliable"
+                for event in unknown_events(events, classes)]
 
     # ----- scoring -----
     def presence_curves(self, window_emb: torch.Tensor, events: list[str], relations: list[str],

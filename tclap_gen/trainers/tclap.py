@@ -251,7 +251,7 @@ def load_text_tower(tclap, source: str, rebuild: bool = False, seed: int = 0):
     """
     from transformers import ClapConfig, ClapModel, ClapProcessor, ClapTextModelWithProjection, RobertaTokenizer
 
-    from tclap_gen.model import MIN_TOKENIZER_SIZE, TClap
+    from tclap_gen.model import TClap, check_tokenizer
 
     try:
         encoder = ClapTextModelWithProjection.from_pretrained(source, subfolder="text_encoder", use_safetensors=True)
@@ -261,8 +261,7 @@ def load_text_tower(tclap, source: str, rebuild: bool = False, seed: int = 0):
             f"model.text_tower_from {source}: not an AudioLDM pipeline with text_encoder/ (safetensors) and "
             f"tokenizer/: {error}"
         ) from error
-    if len(tokenizer) < MIN_TOKENIZER_SIZE:
-        raise ValueError(f"model.text_tower_from {source}: tokenizer/ holds {len(tokenizer)} tokens (not loaded)")
+    check_tokenizer(tokenizer, f"model.text_tower_from {source}: tokenizer/")
     theirs = encoder.state_dict()
     model = tclap.model
     ours = {k: v for k, v in model.state_dict().items() if k.startswith(("text_model.", "text_projection."))}

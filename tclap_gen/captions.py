@@ -55,10 +55,8 @@ __all__ = [
     "parse_structure",
     "order_negatives",
     "has_explicit_order",
-    "label_to_phrase",
     "render_caption",
     "same_events_other_order",
-    "LABEL_PHRASES",
     "canonical_caption",
     "word_stems",
     "unknown_events",
@@ -573,106 +571,6 @@ def unknown_events(events, classes) -> list[str]:
     """The events (each once, in order) that share no word stem with any of `classes` (phrases)."""
     known = set().union(*(word_stems(c) for c in classes)) if classes else set()
     return [event for event in dict.fromkeys(events) if not (word_stems(event) & known)]
-
-
-# --------------------------------------------------------------------------------------------
-# Label phrases
-
-# Natural phrases for the class labels of Kitchen20 and UIowa (hyphens read as underscores).
-# None of them contains a connective word or punctuation, so they render into any template.
-LABEL_PHRASES: dict[str, str] = {
-    # Kitchen20
-    "blender": "blender running",
-    "boiling_water": "water boiling",
-    "book": "book pages turning",
-    "chopping": "knife chopping on a board",
-    "clean_dishes": "dishes being washed",
-    "cupboard": "cupboard door closing",
-    "cutlery": "cutlery clinking",
-    "dishwasher": "dishwasher running",
-    "drawer": "drawer sliding shut",
-    "eat": "someone eating",
-    "fridge": "fridge door opening",
-    "frying_pan": "food sizzling in a frying pan",
-    "juicer": "juicer whirring",
-    "microwave": "microwave humming",
-    "peel": "vegetables being peeled",
-    "plates": "plates clattering",
-    "stove_burner": "stove burner hissing",
-    "stove_fan": "stove fan whirring",
-    "sweep": "broom sweeping the floor",
-    "water_flowing": "water flowing from a tap",
-    # UIowa everyday sounds
-    "bicycle_bell": "bicycle bell ringing",
-    "bicycle_freewheel": "bicycle wheel freewheeling",
-    "bite_chew_apple": "someone biting and chewing an apple",
-    "boiling_kettle": "kettle boiling",
-    "branch_trimmer": "branch trimmer snipping",
-    "chainsaw": "chainsaw running",
-    "chopping_vegetables": "vegetables being chopped",
-    "clanking_dishes": "dishes clanking",
-    "coffee_bean_grinder": "coffee grinder grinding beans",
-    "coin_drop": "coin dropping",
-    "compressed_air_spray": "compressed air spraying",
-    "crumpling_paper": "paper crumpling",
-    "drill": "drill whirring",
-    "dropping_stones": "stones dropping",
-    "electric_can_opener": "electric can opener running",
-    "electric_shaver": "electric shaver buzzing",
-    "footsteps_in_pebbles": "footsteps on pebbles",
-    "footsteps_in_sand": "footsteps in sand",
-    "glass_smash": "glass smashing",
-    "hair_dryer": "hair dryer blowing",
-    "hammer_metal": "hammer striking metal",
-    "hammer_nail": "hammer driving a nail",
-    "hands_rubbing": "hands rubbing together",
-    "hatchet": "hatchet chopping wood",
-    "lawnmower": "lawnmower running",
-    "leaf_blower": "leaf blower blowing",
-    "nails_from_box": "nails pouring from a box",
-    "peeling_vegetables": "vegetables being peeled",
-    "pepper_grinder": "pepper grinder grinding",
-    "pouring_liquid": "liquid pouring",
-    "ratchet": "ratchet clicking",
-    "rustling_branch": "branch rustling",
-    "sawing_wood": "wood being sawed",
-    "scissors": "scissors cutting",
-    "shovel": "shovel digging",
-    "spray_can_shake": "spray can being shaken",
-    "stapler": "stapler clicking",
-    "suitcase_rolling": "suitcase rolling",
-    "typing": "typing on a keyboard",
-    "vacuum": "vacuum cleaner running",
-    "velcro": "velcro ripping",
-    "walking_leaves": "footsteps in dry leaves",
-    "water_splash": "water splashing",
-    "zipper": "zipper zipping",
-}
-
-
-def _label_key(label: str) -> str:
-    return re.sub(r"[\s\-]+", "_", label.strip().lower())
-
-
-def label_to_phrase(label: str, overrides: dict[str, str] | None = None) -> str:
-    """A natural phrase for a class label: "glass_smash" -> "glass smashing".
-
-    ``overrides`` (label -> phrase) win over the built-in table; unknown labels fall back to the
-    label with underscores and hyphens read as spaces.
-    """
-    if not isinstance(label, str) or not label.strip():
-        raise CaptionError(f"label must be a non-empty string, got {label!r}")
-    key = _label_key(label)
-    if overrides:
-        for candidate in (label, label.strip(), key):
-            if candidate in overrides:
-                return str(overrides[candidate]).strip()
-        normalised = {_label_key(k): v for k, v in overrides.items()}
-        if key in normalised:
-            return str(normalised[key]).strip()
-    if key in LABEL_PHRASES:
-        return LABEL_PHRASES[key]
-    return re.sub(r"_+", " ", key).strip()
 
 
 # --------------------------------------------------------------------------------------------

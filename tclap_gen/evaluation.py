@@ -54,7 +54,7 @@ __all__ = [
     "format_result",
 ]
 
-# The zero-shot prompt: class phrases from captions.label_to_phrase are written into it.
+# The zero-shot prompt: class phrases from datasets.label_to_phrase are written into it.
 PROMPT_TEMPLATE = "the sound of {phrase}"
 
 # Plain captions without temporal structure, to measure how far a fine-tuned text encoder has drifted from a
@@ -279,8 +279,8 @@ def zero_shot_from_similarity(similarity: torch.Tensor, targets, class_names=Non
 
 
 def class_prompts(labels, phrases: dict | None = None, template: str = PROMPT_TEMPLATE) -> list[str]:
-    """One zero-shot prompt per label: the template filled with captions.label_to_phrase(label)."""
-    from .captions import label_to_phrase
+    """One zero-shot prompt per label: the template filled with datasets.label_to_phrase(label)."""
+    from .datasets import label_to_phrase
 
     if "{phrase}" not in template:
         raise EvaluationError(f"template must contain '{{phrase}}', got {template!r}")

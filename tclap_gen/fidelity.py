@@ -296,9 +296,9 @@ def measure(classifier: SoundClassifier, heldout: list[tuple[np.ndarray, str]], 
 
     heldout: (wave at 16 kHz, label) of held-out recordings whose labels the classifier knows. pipelines: name ->
     TClapAudioLDMPipeline (its vocoder, VAE + vocoder, and generation are judged). vocoders: name -> extra
-    vocoders judged on the same log-mels. phrase: label -> the prompt phrase (default captions.label_to_phrase).
+    vocoders judged on the same log-mels. phrase: label -> the prompt phrase (default datasets.label_to_phrase).
     """
-    from .captions import label_to_phrase
+    from .datasets import label_to_phrase
 
     phrase = phrase or label_to_phrase
     rate, samples = 16000, int(round(seconds * 16000))

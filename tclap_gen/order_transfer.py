@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 from .audio import level, loudest_excerpt
-from .captions import label_to_phrase, render_caption
+from .captions import render_caption
+from .datasets import label_to_phrase
 from .evaluation import tclassify_from_similarity
 
 SAMPLING_RATE = 16000

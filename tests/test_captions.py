@@ -9,18 +9,17 @@ from math import factorial
 import pytest
 
 from tclap_gen.captions import (
-    LABEL_PHRASES,
     TEMPLATES,
     CaptionError,
     EventPlan,
     has_explicit_order,
-    label_to_phrase,
     order_negatives,
     parse_events,
     parse_structure,
     render_caption,
     same_events_other_order,
 )
+from tclap_gen.datasets import LABEL_PHRASES, label_to_phrase
 
 B, O = "before", "overlap"
 DOG, MAN, CAR = "a dog barks", "a man speaks", "a car passes"

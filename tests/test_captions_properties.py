@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tclap_gen.captions import (
-    LABEL_PHRASES,
     CaptionError,
     order_negatives,
     parse_events,
@@ -16,6 +15,7 @@ from tclap_gen.captions import (
     same_events_other_order,
 )
 from tclap_gen.cli import main as cli_main
+from tclap_gen.datasets import LABEL_PHRASES
 
 CONNECTIVES = [" then ", ", then ", " followed by ", " after ", " before ", " while ", " as ", ", ", " and ",
                ". ", " and then ", ", followed by ", " as well as ", " until ", "; "]

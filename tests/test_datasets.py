@@ -10,8 +10,9 @@ import soundfile as sf
 import torch
 
 from tclap_gen.audio import rms_db
-from tclap_gen.captions import label_to_phrase, parse_events
+from tclap_gen.captions import parse_events
 from tclap_gen.datasets import (
+    label_to_phrase,
     CaptionDataset,
     ClipRecord,
     DatasetError,

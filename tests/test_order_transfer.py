@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tclap_gen.audio import load_audio
-from tclap_gen.captions import LABEL_PHRASES, TEMPLATES, render_caption
-from tclap_gen.datasets import read_clip_metadata
+from tclap_gen.captions import TEMPLATES, render_caption
+from tclap_gen.datasets import LABEL_PHRASES, read_clip_metadata
 from tclap_gen.order_transfer import (
     HELDOUT_FAMILIES,
     HELDOUT_MARKERS,

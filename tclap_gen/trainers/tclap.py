@@ -442,7 +442,7 @@ class DataBundle:
 
 
 def build_data(config: TrainConfig, accelerator) -> DataBundle:
-    from tclap_gen.captions import label_to_phrase
+    from tclap_gen.datasets import label_to_phrase
     from tclap_gen.datasets import (
         CaptionDataset, MixupDataset, SingleClipDataset, read_clip_metadata, split_by_fold, split_by_source,
     )
@@ -628,7 +628,7 @@ def _run_metrics(evaluation, tclap, reference, ctx: dict, config: TrainConfig) -
 def merge_labels_by_phrase(records: list, overrides: dict) -> list:
     """Labels that read as the same phrase are one class (e.g. Kitchen20 `peel` and UIowa `peeling_vegetables`):
     give them one label, so zero-shot does not score a tie between identical prompts as an error."""
-    from tclap_gen.captions import label_to_phrase
+    from tclap_gen.datasets import label_to_phrase
 
     canonical: dict[str, str] = {}
     for label in sorted({r.label for r in records}):

@@ -38,7 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
     parser.add_argument("--guidance", type=float, default=2.5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--classifier-dir", type=Path, default=Path("runs/fidelity"))
+    parser.add_argument("--classifier-dir", type=Path, default=Path("training/runs_record/eval"),
+                        help="where the judge is cached (the one behind the README figures is committed there)")
     parser.add_argument("--classifier-steps", type=int, default=ClassifierRecipe.steps)
     parser.add_argument("--json-out", type=Path, default=None, help="also write the rows here (JSON)")
     args = parser.parse_args(argv)

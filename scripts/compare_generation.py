@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from tclap_gen.audio import save_audio
-from tclap_gen.datasets import HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, read_clip_metadata
+from tclap_gen.datasets import HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, read_clip_lists
 from tclap_gen.scoring import TemporalScorer
 
 
@@ -96,9 +96,7 @@ def generate(name: str, prompts: list[str], args) -> tuple[list[np.ndarray], int
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    records = []
-    for csv_path in args.clips:
-        records.extend(read_clip_metadata(csv_path))
+    records = read_clip_lists(args.clips)
     _, heldout = heldout_split(records, seed=HELDOUT_SEED, test_fraction=HELDOUT_FRACTION)
     mixups = MixupDataset(heldout, sampling_rate=16000, seconds=args.seconds, num_events=(2, 2), length=args.n,
                           seed=args.seed)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from tclap_gen.audio import atomic_write, level, load_audio
-from tclap_gen.datasets import heldout_split, read_clip_metadata
+from tclap_gen.audio import atomic_write, level
+from tclap_gen.datasets import heldout_split, load_labelled_clips, read_clip_lists
 from tclap_gen.fidelity import ClassifierRecipe, SoundClassifier, measure, train_classifier
 
 
@@ -51,35 +51,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def load_waves(records) -> list[tuple]:
-    waves = []
-    for record in records:
-        try:
-            wave, _ = load_audio(record.path, sampling_rate=16000)
-        except (OSError, ValueError, RuntimeError) as error:
-            print(f"skipped {record.path}: {error}", file=sys.stderr)
-            continue
-        waves.append((level(wave), record.label))
-    return waves
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    records = []
-    for csv_path in args.clips:
-        records.extend(read_clip_metadata(csv_path))
-    train, heldout = heldout_split(records)
+    train, heldout = heldout_split(read_clip_lists(args.clips))
     recipe = ClassifierRecipe(steps=args.classifier_steps)
     folder = args.classifier_dir / f"classifier-{recipe.key(train)}"
     if (folder / "model.safetensors").is_file():
         classifier = SoundClassifier.load(folder)
     else:
-        train_waves = load_waves(train)
+        train_waves = [(level(w), label) for w, label in load_labelled_clips(train)]
         classifier = train_classifier([w for w, _ in train_waves], [l for _, l in train_waves], recipe,
                                       log=lambda line: print(line, file=sys.stderr))
         classifier.save(folder)
     known = set(classifier.classes)
-    heldout_waves = [(w, l) for w, l in load_waves(heldout) if l in known]
+    heldout_waves = [(level(w), label) for w, label in load_labelled_clips(heldout) if label in known]
 
     from tclap_gen.generate import load_pipeline
     from tclap_gen.vocoder import load_vocoder

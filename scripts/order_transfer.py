@@ -13,8 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from tclap_gen.audio import load_audio
-from tclap_gen.datasets import heldout_split, read_clip_metadata
+from tclap_gen.datasets import heldout_split, load_labelled_clips, read_clip_lists
 from tclap_gen.model import TClap
 from tclap_gen.order_transfer import HELDOUT_FAMILIES, MIXING_STYLES, TRAINING_FAMILIES, build_pairs, embed_pairs, evaluate_transfer
 
@@ -37,18 +36,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    records = []
-    for csv_path in args.clips:
-        records.extend(read_clip_metadata(csv_path))
-    _, heldout = heldout_split(records)
+    _, heldout = heldout_split(read_clip_lists(args.clips))
     waves_by_label: dict[str, list] = {}
-    for record in heldout:
-        try:
-            wave, _ = load_audio(record.path, sampling_rate=16000)
-        except (OSError, ValueError, RuntimeError) as error:
-            print(f"skipped {record.path}: {error}", file=sys.stderr)
-            continue
-        waves_by_label.setdefault(record.label, []).append(wave)
+    for wave, label in load_labelled_clips(heldout):
+        waves_by_label.setdefault(label, []).append(wave)
     pairs = build_pairs(waves_by_label, args.pairs, args.styles, args.seed)
     results, columns = {}, []
     for name in args.models:

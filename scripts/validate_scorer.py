@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from tclap_gen.captions import parse_events
-from tclap_gen.datasets import HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, read_clip_metadata
+from tclap_gen.datasets import HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, read_clip_lists
 from tclap_gen.scoring import TemporalScorer
 
 
@@ -63,9 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load_heldout(args) -> list:
-    records = []
-    for csv_path in args.clips:
-        records.extend(read_clip_metadata(csv_path))
+    records = read_clip_lists(args.clips)
     if args.all_clips:
         return records
     _, heldout = heldout_split(records, seed=args.heldout_seed, test_fraction=args.heldout_fraction)

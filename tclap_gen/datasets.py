@@ -298,6 +298,27 @@ def label_to_phrase(label: str, overrides: dict[str, str] | None = None) -> str:
     return re.sub(r"_+", " ", key).strip()
 
 
+def read_clip_lists(csv_paths) -> list[ClipRecord]:
+    """The records of several clip lists, in order."""
+    return [record for path in csv_paths for record in read_clip_metadata(path)]
+
+
+def load_labelled_clips(records, sampling_rate: int = 16000) -> list[tuple[np.ndarray, str]]:
+    """(wave, label) of every readable record at `sampling_rate`; an unreadable one is skipped with a line on
+    stderr naming it (the evaluation scripts' loader)."""
+    import sys
+
+    clips = []
+    for record in records:
+        try:
+            wave, _ = load_audio(record.path, sampling_rate=sampling_rate)
+        except _LOAD_ERRORS as error:
+            print(f"skipped {record.path}: {error}", file=sys.stderr)
+            continue
+        clips.append((wave, record.label))
+    return clips
+
+
 # --------------------------------------------------------------------------------------------
 # Splits
 

@@ -127,7 +127,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
     # The text tower runs first, but through ClapModel.get_text_features, which bypasses ClapModel.forward and so
     # the offload hook on it: enable_model_cpu_offload also hooks the towers themselves (see there).
     model_cpu_offload_seq = "tclap->unet->vae->vocoder"
-    # Bounds on the work one call can cause (issue: no input hangs): the text tower reads 77 tokens and the event
+    # Bounds on the work one call can cause: the text tower reads 77 tokens and the event
     # grammar MAX_CAPTION_CHARS characters; the audio length bounds the latents, and so time and memory (a 60 s
     # clip is 6 of AudioLDM's 10 s clips). Raise it on the instance for longer audio.
     max_prompt_chars = MAX_CAPTION_CHARS

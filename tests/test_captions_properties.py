@@ -88,3 +88,36 @@ def test_cli_missing_files_are_clear_errors(tmp_path_factory, capsys, command, n
     argv = command.split() + [missing] + (["a dog barks"] if command == "score" else [])
     assert cli_main(argv) == 2
     assert "error" in capsys.readouterr().err
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seconds=st.floats(0.0, 2.5), rate=st.sampled_from([8000, 16000, 22050, 44100, 48000]),
+       channels=st.sampled_from([1, 2]), dtype=st.sampled_from(["float32", "float64", "int16"]),
+       kind=st.sampled_from(["noise", "silence", "clipped", "tone"]), seed=st.integers(0, 2**16))
+def test_the_scorer_answers_any_audio_with_a_report_or_a_named_error(tiny_tclap, seconds, rate, channels, dtype,
+                                                                   kind, seed):
+    """Length (empty included), sampling rate, channels, dtype, silence and clipping: a report whose numbers lie in
+    [0, 1], or the documented error for audio that cannot be scored (empty)."""
+    import numpy as np
+
+    from tclap_gen.audio import AudioError
+    from tclap_gen.scoring import TemporalScorer
+
+    n = int(seconds * rate)
+    rng = np.random.default_rng(seed)
+    wave = {"noise": 0.1 * rng.standard_normal((channels, n)), "silence": np.zeros((channels, n)),
+            "clipped": np.clip(3.0 * rng.standard_normal((channels, n)), -1, 1),
+            "tone": 0.5 * np.sin(np.arange(n)[None] * 0.05) * np.ones((channels, 1))}[kind]  # (channels, samples)
+    wave = (wave * 32767).astype(np.int16) if dtype == "int16" else wave.astype(dtype)
+    if channels == 1:
+        wave = wave[0]
+    try:
+        report = TemporalScorer(tiny_tclap).score(wave, rate, "a dog barks then a car horn honks")
+    except AudioError as error:
+        assert n == 0 and "empty" in str(error)
+        return
+    assert 0.0 <= report.faithfulness <= 1.0
+    assert all(0.0 <= event.confidence <= 1.0 for event in report.events)
+    assert report.order_probability is None or 0.0 <= report.order_probability <= 1.0
+    if kind == "silence":
+        assert not any(event.present for event in report.events)

@@ -34,7 +34,7 @@ from transformers import (
 )
 
 from tclap_gen.captions import MAX_CAPTION_CHARS, CaptionError, canonical_caption, parse_events, unknown_events
-from tclap_gen.layout import EventSpan, LayoutBatch, check_spans, plan_layout
+from tclap_gen.layout import EventSpan, LayoutBatch, auto_spans, check_spans
 from tclap_gen.model import TCLAP_CONFIG_NAME, TClap, TClapInfo
 from tclap_gen.registry import SHARED_COMPONENTS, TCLAP_SUBFOLDER, resolve_builtin
 from tclap_gen.vocoder import VocosVocoder, load_vocoder
@@ -556,8 +556,7 @@ class TClapAudioLDMPipeline(DiffusionPipeline):
                     for i, p in enumerate(per_prompt)]
         if prompts is None:
             raise ValueError('layout="auto" plans from the prompt text: pass `prompt` (or explicit `events`)')
-        # a prompt with one event is plain generation: no event rows
-        return [plan_layout(p, seconds, durations) if len(parse_events(p).events) > 1 else [] for p in prompts]
+        return [auto_spans(p, seconds, durations) for p in prompts]
 
     def warn_unknown_events(self, prompts: list[str]) -> None:
         """Warn when a prompt names sounds the T-CLAP was not trained on (its info.extra["classes"])."""

@@ -29,9 +29,8 @@ import torch
 from tqdm.auto import tqdm
 
 from tclap_gen.audio import atomic_write, save_audio
-from tclap_gen.captions import parse_events
 from tclap_gen.generate import MAX_STEM_CHARS, safe_stem, write_json
-from tclap_gen.layout import plan_layout
+from tclap_gen.layout import auto_spans
 
 MANIFEST = "manifest.jsonl"
 
@@ -196,8 +195,7 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
         events = None
         if options.layout == "auto":  # planned from each prompt's text (the pipeline sees cached embeddings)
             length = seconds if seconds is not None else pipe.default_audio_length_in_s
-            events = [plan_layout(item.prompt, length) if len(parse_events(item.prompt).events) > 1 else []
-                      for item in batch]
+            events = [auto_spans(item.prompt, length) for item in batch]
         # Prompts go in as cached embeddings; re-ranking (which needs the prompt text) is done here, per prompt,
         # with the pipeline's own scoring and selection.
         result = pipe(

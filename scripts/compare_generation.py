@@ -29,10 +29,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from tclap_gen.audio import save_audio
 from tclap_gen.datasets import HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, read_clip_lists
+from tclap_gen.fidelity import generate_clips
 from tclap_gen.scoring import TemporalScorer
 
 
@@ -84,13 +84,8 @@ def generate(name: str, prompts: list[str], args) -> tuple[list[np.ndarray], int
     from tclap_gen.generate import load_pipeline
 
     pipe = load_pipeline(name)
-    waves, began = [], time.perf_counter()
-    for start in range(0, len(prompts), args.batch):
-        chunk = prompts[start : start + args.batch]
-        generators = [torch.Generator().manual_seed(args.seed + start + i) for i in range(len(chunk))]
-        out = pipe(chunk, num_inference_steps=args.steps, guidance_scale=args.guidance,
-                   audio_length_in_s=args.seconds, generator=generators)
-        waves.extend(out.audios)
+    began = time.perf_counter()
+    waves = generate_clips(pipe, prompts, args.seconds, args.steps, args.guidance, args.seed, batch=args.batch)
     return waves, pipe.sampling_rate, time.perf_counter() - began
 
 

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
                                       log=lambda line: print(line, file=sys.stderr))
         classifier.save(folder)
     known = set(classifier.classes)
-    heldout_waves = [(level(w), label) for w, label in load_labelled_clips(heldout) if label in known]
+    heldout_waves = [(w, label) for w, label in load_labelled_clips(heldout) if label in known]  # measure levels them
 
     from tclap_gen.generate import load_pipeline
     from tclap_gen.vocoder import load_vocoder

@@ -53,6 +53,13 @@ def plan_layout(caption: str, seconds: float, durations: dict[str, float] | None
     return spans
 
 
+def auto_spans(caption: str, seconds: float, durations: dict[str, float] | None = None) -> list[EventSpan]:
+    """What layout="auto" conditions on: plan_layout's spans, or none for a caption of one event (plain
+    generation, no event rows)."""
+    spans = plan_layout(caption, seconds, durations)
+    return spans if len(spans) > 1 else []
+
+
 def check_spans(events, seconds: float, name: str = "events") -> list[EventSpan]:
     """`events` as EventSpans: (text, start, end) tuples or EventSpans, inside [0, seconds], start < end, text not
     empty. Raises ValueError naming the bad span."""

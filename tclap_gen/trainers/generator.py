@@ -121,6 +121,17 @@ class VocoderConfig(StageConfig):
     stft_resolutions: list[list[int]] = field(default_factory=lambda: [[512, 50, 240], [1024, 120, 600], [2048, 240, 1200]])
     mel_weight: float = 1.0
     gain_db: list[float] = field(default_factory=lambda: [-9.0, 0.0])
+    init: str | None = None  # start from a trained vocoder (a vocoder folder, or a pipeline folder with vocoder/)
+    # GAN (trainers/discriminators.py): 0 = reconstruction losses only. The generator's loss adds
+    # adversarial_weight * (LSGAN term + feature_matching_weight * feature matching).
+    adversarial_weight: float = 0.0
+    feature_matching_weight: float = 2.0
+    discriminator_learning_rate: float = 2e-4
+    mpd_periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
+    mpd_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
+    mrd_resolutions: list[list[int]] = field(default_factory=lambda: [[256, 64], [512, 128], [1024, 256]])  # n_fft, hop
+    mrd_channels: int = 16
+    mrd_layers: int = 3
 
 
 @dataclass
@@ -177,6 +188,8 @@ class GeneratorConfig:
             )
         if self.vocoder.kind not in ("vocos", "hifigan"):
             raise ConfigError(f"vocoder.kind must be vocos or hifigan, got {self.vocoder.kind!r}")
+        if self.vocoder.adversarial_weight < 0 or self.vocoder.feature_matching_weight < 0:
+            raise ConfigError("vocoder.adversarial_weight and vocoder.feature_matching_weight must be >= 0")
         if self.vae.recon_loss not in ("l1", "l2"):
             raise ConfigError(f"vae.recon_loss must be l1 or l2, got {self.vae.recon_loss!r}")
         scale = 2 ** (len(self.vae.block_out_channels) - 1)
@@ -216,6 +229,7 @@ def load_config(config=None, overrides: list[str] | None = None, data_root=None)
     cfg.data.root = absolute_path(cfg.data.root, base)
     cfg.assemble.output = absolute_path(cfg.assemble.output, base)
     cfg.unet.init = absolute_path(cfg.unet.init, base)
+    cfg.vocoder.init = absolute_path(cfg.vocoder.init, base)
     for section in (cfg.unet, cfg.assemble):  # a T-CLAP may also be a built-in name ("mini-clap")
         section.tclap = maybe_path(section.tclap, base)
     return cfg.validate()
@@ -626,19 +640,65 @@ def train_vocoder(cfg: GeneratorConfig, resume: bool = False, accelerator=None) 
         wave = bank.sample(stage.batch_size, samples, generator, stage.gain_db)
         return wave, log_mel(wave, cfg.mel)
 
+    torch.manual_seed(cfg.seed)
+    vocoder = build_vocoder(stage, cfg.mel)
+    if stage.init:
+        load_weights(vocoder, stage.init, "vocoder", "vocoder.init")
+    adversary = Adversary(stage, accelerator) if stage.adversarial_weight > 0 else None
+
     def loss_fn(model, batch):
         wave, mel = batch
         # HiFi-GAN's transposed convolutions may overshoot by a few samples: cut to one hop per frame.
         pred = model(mel).float()[:, : wave.shape[-1]]
         stft = multi_resolution_stft_loss(pred, wave, stage.stft_resolutions)
         mel_l1 = F.l1_loss(log_mel(pred, cfg.mel), mel)
-        return stft + stage.mel_weight * mel_l1, {"stft": stft, "mel_l1": mel_l1}
+        loss, parts = stft + stage.mel_weight * mel_l1, {"stft": stft, "mel_l1": mel_l1}
+        if adversary is not None:
+            parts["disc"] = adversary.discriminator_step(wave, pred.detach())
+            parts["adv"], parts["fm"] = adversary.generator_terms(wave, pred)
+            loss = loss + stage.adversarial_weight * (parts["adv"] + stage.feature_matching_weight * parts["fm"])
+        return loss, parts
 
-    torch.manual_seed(cfg.seed)
-    vocoder = build_vocoder(stage, cfg.mel)
     result, vocoder = run_loop("vocoder", cfg, stage, accelerator, vocoder, batch_fn, loss_fn, resume)
     _save_model(accelerator, vocoder.eval(), stage_dir, result)
     return result
+
+
+class Adversary:
+    """The discriminators and their optimiser, prepared with the accelerator before the vocoder (so that
+    save_state / load_state carry them in the same order on resume). The loop stays one optimiser step per step:
+    the vocoder's loss function runs the discriminator's step first, on the detached prediction, as HiFi-GAN does."""
+
+    def __init__(self, stage: VocoderConfig, accelerator):
+        from tclap_gen.trainers.discriminators import VocoderDiscriminator
+
+        self.accelerator, self.max_grad_norm = accelerator, stage.max_grad_norm
+        model = VocoderDiscriminator(stage.mpd_periods, stage.mpd_channels, stage.mrd_resolutions,
+                                     stage.mrd_channels, stage.mrd_layers).to(accelerator.device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=stage.discriminator_learning_rate, betas=(0.8, 0.99))
+        self.model, self.optimizer = accelerator.prepare(model, optimizer)
+
+    def discriminator_step(self, wave: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        from tclap_gen.trainers.discriminators import discriminator_loss
+
+        self.optimizer.zero_grad(set_to_none=True)  # also drops what the last generator pass left on it
+        loss = discriminator_loss(self.model(wave), self.model(fake))
+        self.accelerator.backward(loss)
+        if self.max_grad_norm > 0:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
+        self.optimizer.step()
+        return loss.detach()
+
+    def generator_terms(self, wave: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from tclap_gen.trainers.discriminators import feature_matching_loss, generator_adversarial_loss
+
+        model = self.accelerator.unwrap_model(self.model)  # no gradient all-reduce for the discriminator here
+        with torch.no_grad():
+            real = model(wave)
+        model.requires_grad_(False)  # the generator's backward need not reach the discriminator's weights
+        fake_out = model(fake)
+        model.requires_grad_(True)
+        return generator_adversarial_loss(fake_out), feature_matching_loss(real, fake_out)
 
 
 # ------------------------------------------------------------------------------------------------ stage 3: UNet
@@ -791,7 +851,7 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
     sample_size = latents.shape[2]
     unet = build_unet(stage, latents.shape[1], projection_dim, sample_size)
     if stage.init:
-        load_unet_weights(unet, stage.init)
+        load_weights(unet, stage.init, "unet", "unet.init")
     ema = None
     if stage.ema_decay > 0:
         ema = EMAModel(unet.parameters(), decay=stage.ema_decay, foreach=True, model_cls=type(unet), model_config=unet.config)
@@ -803,27 +863,28 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
     return result
 
 
-def load_unet_weights(unet, source: str) -> None:
-    """Copy a trained UNet's weights (safetensors) into `unet`, which must have the same architecture: how
-    unet.init fine-tunes an existing generator for another T-CLAP's embeddings instead of starting from noise."""
+def load_weights(model, source: str, component: str, key: str) -> None:
+    """Copy a trained component's weights (safetensors) into `model`, which must have the same architecture: how
+    unet.init / vocoder.init fine-tune an existing one instead of starting from noise. `source` is the component's
+    folder or a pipeline folder holding `component`/; `key` names the setting in errors."""
     from safetensors.torch import load_file
 
     folder = Path(source)
-    if (folder / "unet").is_dir():  # a pipeline folder
-        folder = folder / "unet"
+    if (folder / component).is_dir():  # a pipeline folder
+        folder = folder / component
     files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
     if len(files) != 1:
-        raise FileNotFoundError(f"unet.init={source}: expected one UNet .safetensors file in {folder}, found {len(files)}")
+        raise FileNotFoundError(f"{key}={source}: expected one {component} .safetensors file in {folder}, found {len(files)}")
     state = load_file(str(files[0]))
-    expected = unet.state_dict()
+    expected = model.state_dict()
     wrong = sorted(k for k in expected.keys() | state.keys() if k not in state or k not in expected
                    or state[k].shape != expected[k].shape)
     if wrong:
         raise ConfigError(
-            f"unet.init={source}: its UNet does not match the unet section's architecture "
-            f"({len(wrong)} tensors differ, first {wrong[0]!r}); set the same block_out_channels, layers, heads"
+            f"{key}={source}: its {component} does not match the {component} section's architecture "
+            f"({len(wrong)} tensors differ, first {wrong[0]!r}); set the same sizes in the recipe"
         )
-    unet.load_state_dict(state)  # fp16 weights are cast to the model's dtype
+    model.load_state_dict(state)  # fp16 weights are cast to the model's dtype
 
 
 def _read_pool_key(path: Path) -> str | None:

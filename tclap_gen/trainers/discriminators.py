@@ -1,0 +1,95 @@
+"""The adversarial part of vocoder training: HiFi-GAN's multi-period discriminator (MPD) and a multi-resolution
+spectrogram discriminator (MRD, as UnivNet and Vocos use), with least-squares GAN and feature-matching losses.
+
+A reconstruction loss alone (STFT + mel L1) fixes a vocoder's magnitudes but not what makes a waveform sound real:
+phase coherence across frames and the fine periodic structure between them. The MPD looks at the waveform folded
+by a few prime periods, the MRD at magnitude spectrograms of several sizes. Both are small here (the vocoder
+trains on CPU); widths are a config choice, not a claim.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class PeriodDiscriminator(nn.Module):
+    """The waveform folded into (T / period, period) columns; 2-D convs along time, one column at a time."""
+
+    def __init__(self, period: int, channels: list[int]):
+        super().__init__()
+        self.period = period
+        widths = [1, *channels]
+        self.convs = nn.ModuleList(
+            nn.utils.parametrizations.weight_norm(nn.Conv2d(a, b, (5, 1), (3, 1), padding=(2, 0)))
+            for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.out = nn.utils.parametrizations.weight_norm(nn.Conv2d(widths[-1], 1, (3, 1), padding=(1, 0)))
+
+    def forward(self, wave: torch.Tensor) -> list[torch.Tensor]:  # wave (B, T) -> feature maps, last = logits
+        pad = (-wave.shape[-1]) % self.period
+        x = F.pad(wave, (0, pad), mode="reflect" if pad < wave.shape[-1] else "constant")
+        x = x.view(x.shape[0], 1, -1, self.period)
+        features = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.1)
+            features.append(x)
+        features.append(self.out(x))
+        return features
+
+
+class ResolutionDiscriminator(nn.Module):
+    """A log-magnitude spectrogram of one STFT size; 2-D convs over (frames, bins)."""
+
+    def __init__(self, n_fft: int, hop: int, channels: int, layers: int):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        widths = [1] + [channels] * layers
+        self.convs = nn.ModuleList(
+            nn.utils.parametrizations.weight_norm(nn.Conv2d(a, b, (3, 9), (1, 2), padding=(1, 4)))
+            for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.out = nn.utils.parametrizations.weight_norm(nn.Conv2d(channels, 1, (3, 3), padding=(1, 1)))
+
+    def forward(self, wave: torch.Tensor) -> list[torch.Tensor]:
+        spec = torch.stft(wave.float(), self.n_fft, self.hop, self.n_fft, self.window, return_complex=True)
+        x = torch.log(spec.abs().clamp_min(1e-5)).transpose(1, 2)[:, None]  # (B, 1, frames, bins)
+        features = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.1)
+            features.append(x)
+        features.append(self.out(x))
+        return features
+
+
+class VocoderDiscriminator(nn.Module):
+    """All period and resolution discriminators; `forward` gives each one's list of feature maps."""
+
+    def __init__(self, periods: list[int], period_channels: list[int], resolutions: list[list[int]],
+                 resolution_channels: int, resolution_layers: int):
+        super().__init__()
+        self.discriminators = nn.ModuleList(
+            [PeriodDiscriminator(p, period_channels) for p in periods]
+            + [ResolutionDiscriminator(n_fft, hop, resolution_channels, resolution_layers) for n_fft, hop in resolutions]
+        )
+
+    def forward(self, wave: torch.Tensor) -> list[list[torch.Tensor]]:
+        return [d(wave) for d in self.discriminators]
+
+
+def discriminator_loss(real: list[list[torch.Tensor]], fake: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Least squares: real logits towards 1, fake towards 0, averaged over the discriminators."""
+    terms = [torch.mean((1 - r[-1]) ** 2) + torch.mean(f[-1] ** 2) for r, f in zip(real, fake)]
+    return torch.stack(terms).mean()
+
+
+def generator_adversarial_loss(fake: list[list[torch.Tensor]]) -> torch.Tensor:
+    return torch.stack([torch.mean((1 - f[-1]) ** 2) for f in fake]).mean()
+
+
+def feature_matching_loss(real: list[list[torch.Tensor]], fake: list[list[torch.Tensor]]) -> torch.Tensor:
+    """L1 between the discriminators' inner feature maps on real and generated audio (real ones are targets)."""
+    terms = [F.l1_loss(f, r.detach()) for rs, fs in zip(real, fake) for r, f in zip(rs[:-1], fs[:-1])]
+    return torch.stack(terms).mean()

@@ -9,16 +9,21 @@ event phrases with varied templates (plus their order negatives), for mix-up tra
 The grammar (case, punctuation and stray whitespace do not matter):
 
 * sequence connectives, "A <conn> B" means A happens before B: "then", "and then", "followed by"
-  (also "is followed by", "quickly followed by", and "proceeded by", which AudioCaps annotators
-  write for "followed by"), "before", "precedes", "until", "finally" / "and finally",
-  "afterwards" / "after that" / "after a while";
-* "after" and "preceded by" reverse the mention order: "B after A" -> [A, B]; a caption that
-  starts with "After A, B" -> [A, B] and one that starts with "Before A, B" -> [B, A];
+  (also "is followed by", "quickly followed by", and "proceeded by" / "following by", which AudioCaps
+  annotators write for "followed by"), "succeeded by", "replaced by", "gives way to", "before" /
+  "comes before" / "prior to", "precedes", "until", "finally" / "and finally", "afterwards" / "after
+  that" / "after a while", and after "and", "then" or a punctuation mark the adverbs "later" / "a
+  moment later", "next", "eventually", "subsequently", "in the end"; "ends with" / "at the end";
+* "after" (also "comes after", "but only after"), "following", "succeeds", "not until",
+  "preceded by", "before that" / "earlier" / "beforehand" reverse the mention order: "B after A" ->
+  [A, B]; a caption that starts with "After / Once / Following / As soon as A, B" -> [A, B] and one
+  that starts with "Before / Prior to / Until A, B" -> [B, A];
 * overlap connectives "while", "whilst", "as" (not in "as well as", "such as", "as if", "as loud
   as", ...), "all the while", "meanwhile": the events are simultaneous. They bind tighter than the
   sequence connectives, so "A while B then C" is {A, B} before C, and "C after A while B" is
   {A, B} before C. A caption may open with "While A, B" / "As A, B";
-* "first A, then B, (and) finally C" (a leading "first" marker);
+* "first A, then B, (and) finally C" (a leading marker: "first", "initially", "at the start", "to
+  begin with", "it starts with" ...);
 * comma lists next to a sequence connective are sequences too: "A, B, then C", "A, B, and then C"
   and "A followed by B, and C" are three events in that order. A list item made only of
   adjectives ("loud, high pitched buzzing") is not an event and stays with the next item;
@@ -279,21 +284,37 @@ _AUX = (
 # connective never opens the scanned text) and is followed by whitespace (checked by lookahead,
 # so two connectives in a row do not swallow each other's space). Order matters: longer forms
 # first, "afterwards"/"after that" before plain "after".
+# A verb that only carries the connective ("comes after", "is heard before"): part of the link, not of an event.
+_LINK_VERB = r"(?:(?:comes?|came|happens?|occurs?|is\s+heard|can\s+be\s+heard|takes\s+place)\s+)?"
 _CONNECTIVES: list[tuple[str, str]] = [
-    (BEFORE, rf"(?:and\s+)?{_AUX}followed\s+(?:{_MOD}\s+)?by"),
+    (BEFORE, rf"(?:and\s+)?{_AUX}follow(?:ed|ing)\s+(?:{_MOD}\s+)?by"),  # "following by": a common slip
+    (BEFORE, rf"(?:and\s+)?{_AUX}(?:succeeded|replaced)\s+(?:{_MOD}\s+)?by"),
+    (BEFORE, r"(?:and\s+)?(?:then\s+)?gives?\s+way\s+to"),
     # AudioCaps annotators write "proceeded by" for "followed by".
     (BEFORE, rf"(?:and\s+)?{_AUX}proceeded\s+(?:{_MOD}\s+)?by"),
     (_AFTER, rf"(?:and\s+)?{_AUX}preceded\s+(?:{_MOD}\s+)?by"),
     (BEFORE, r"(?:and\s+)?(?:then\s+)?finally"),
+    # Adverbs that link clauses only after "and", "then" or a punctuation mark ("thunder later erupts" is one event):
+    # the same check as "afterwards".
+    ("afterwards", r"(?:and\s+)?(?:then\s+)?(?:eventually|subsequently|next(?!\s+(?:to|door)\b)|in\s+the\s+end)"),
+    ("afterwards", r"(?:and\s+)?(?:then\s+)?(?:(?:a|one)\s+(?:moment|second|minute|bit|little|while|few\s+seconds)\s+"
+                   r"|(?:moments?|seconds?|shortly|soon|much|not\s+long)\s+)?later(?:\s+on)?"),
+    (BEFORE, r"(?:and\s+)?(?:then\s+)?(?:it\s+)?(?:ends|finishes|closes|concludes)\s+with"),
+    (BEFORE, r"(?:and\s+)?(?:then\s+)?at\s+the\s+end(?:\s+of\s+(?:the|this)\s+(?:clip|recording|audio|sound|video|track))?"
+             r"(?!\s+of\b)"),
     (BEFORE, r"(?:and\s+)?then"),
+    # "B; before that, A" / "B. Earlier, A": the clause on the right happened first.
+    (_AFTER, r"(?:and\s+)?(?:(?:just|right|shortly|not\s+long)\s+)?(?:before\s+(?:that|this)|earlier(?:\s+on)?|beforehand)"),
     (
         "afterwards",
         r"(?:and\s+)?(?:then\s+)?(?:afterwards?|after\s+(?:that|this|which|some\s+time"
         r"|a\s+(?:short\s+)?(?:while|moment|pause|second|bit|few\s+seconds))(?!\s+of\b))",
     ),
-    (BEFORE, r"(?:and\s+)?(?:(?:shortly|just|right|long|moments?)\s+)?before"),
-    (BEFORE, r"(?:and\s+)?(?:precedes|precede|until)"),
-    (_AFTER, r"(?:and\s+)?(?:(?:shortly|just|right|sometime|moments?|not\s+long)\s+)?after"),
+    (BEFORE, rf"(?:and\s+)?{_LINK_VERB}(?:(?:shortly|just|right|long|moments?|immediately)\s+)?(?:before|prior\s+to)"),
+    (BEFORE, r"(?:and\s+)?(?:precedes|precede|preceding|until)"),
+    (_AFTER, rf"(?:and\s+)?(?:but\s+)?(?:only\s+)?{_LINK_VERB}(?:(?:shortly|just|right|sometime|moments?|not\s+long|soon"
+             r"|immediately|directly)\s+)?(?:after|following|succeeds?)"),
+    (_AFTER, r"(?:and\s+)?(?:but\s+)?not\s+until"),
     (OVERLAP, r"(?:and\s+)?(?:all\s+the\s+while|while|whilst|as|meanwhile|in\s+the\s+meantime)"),
 ]
 _CONNECTIVE_RE = re.compile(
@@ -301,9 +322,16 @@ _CONNECTIVE_RE = re.compile(
     re.IGNORECASE,
 )
 # "After A, B" / "Before A, B" / "While A, B" / "As A, B": a leading clause closed by a comma.
-_LEAD_RE = re.compile(rf"^(?P<word>after|before|while|whilst|as)\s+(?P<clause>[^,;:]+?)\s*{_PUNCT}\s+(?=\S)", re.I)
-_LEAD_KIND = {"after": BEFORE, "before": _AFTER, "while": OVERLAP, "whilst": OVERLAP, "as": OVERLAP}
-_FIRST_RE = re.compile(rf"^(?:at\s+)?first{_PUNCT}?\s+(?=\S)", re.I)
+_LEAD_RE = re.compile(
+    r"^(?P<word>(?:(?:shortly|just|right|soon|not\s+long|immediately)\s+)?(?:after|following|once)|as\s+soon\s+as"
+    rf"|before|prior\s+to|until|while|whilst|as)\s+(?P<clause>[^,;:]+?)\s*{_PUNCT}\s+(?=\S)", re.I)
+_LEAD_KIND = {"before": _AFTER, "prior to": _AFTER, "until": _AFTER, "while": OVERLAP, "whilst": OVERLAP, "as": OVERLAP}
+# Markers that open the first of a sequence of events: "first A, then B", "it starts with A and ends with B".
+_FIRST_RE = re.compile(
+    r"^(?:(?:at\s+)?first(?:ly)?|initially|to\s+begin\s+with|in\s+the\s+beginning"
+    r"|at\s+the\s+(?:start|beginning)(?:\s+of\s+(?:the|this)\s+\w+)?"
+    rf"|(?:it|the\s+(?:recording|clip|audio|sound|video|track))\s+(?:starts|begins|opens)\s+with){_PUNCT}?\s+(?=\S)",
+    re.I)
 _LIST_SEP_RE = re.compile(rf"{_PUNCT}\s+(?:and\s+)?")
 _WORD_RE = re.compile(r"[a-z0-9']+")
 
@@ -311,7 +339,8 @@ _WORD_RE = re.compile(r"[a-z0-9']+")
 _AS_NEXT_STOP = {"well", "if", "though", "soon", "long", "much", "many", "far", "such", "per", "usual",
                  "always", "expected", "opposed", "follows", "shown", "seen", "heard", "before"}
 _AS_PREV_STOP = {"such", "well", "same", "so", "known", "used", "serves", "serve", "acts", "act", "acting"}
-_CONNECTIVE_WORDS = {"then", "and", "followed", "before", "after", "while", "as", "finally", "until"}
+_CONNECTIVE_WORDS = {"then", "and", "followed", "before", "after", "while", "as", "finally", "until", "later", "next",
+                     "following", "earlier", "eventually", "subsequently"}
 _AUXILIARIES = {"is", "are", "was", "were", "be", "been", "being", "gets", "get"}
 
 
@@ -357,8 +386,8 @@ def _accept(kind: str, match: re.Match, text: str) -> bool:
     if key[-1] == "before" and after[:2] == ["and", "after"]:
         return False  # "A before and after B": A on both sides of B, not one order
     if kind == _AFTER:
-        if after[0] in ("another", "each") or after[:2] == ["the", "other"]:
-            return False  # "one after another"
+        if after[0] in ("another", "each") or after[:2] in (["the", "other"], ["one", "another"], ["one", "after"]):
+            return False  # "one after another", "following one another"
         if key[0] == "and" and before[-1] == "before":
             return False
         if after[0] in _CONNECTIVE_WORDS:
@@ -442,7 +471,7 @@ def parse_structure(caption: str) -> CaptionStructure:
     lead = _LEAD_RE.match(body)
     if lead and re.search(r"\w", body[lead.end():]):
         spans.append(lead.span("clause"))
-        lead_kind = _LEAD_KIND[lead.group("word").lower()]
+        lead_kind = _LEAD_KIND.get(re.sub(r"\s+", " ", lead.group("word").lower()), BEFORE)  # "after A, B" etc.
         scan_from = lead.end()
     found = _scan(body, scan_from)
     if not lead:
@@ -594,8 +623,9 @@ TEMPLATES: dict[str, tuple[range, bool]] = {
     "until": (range(2, 3), False),  # A until B
 }
 _PHRASE_BLOCK_RE = re.compile(
-    r"\b(then|finally|followed|proceeded|preceded|precedes?|until|before|after|afterwards?|while|whilst|as"
-    r"|meanwhile)\b|[,;:.!?]",
+    r"\b(then|finally|followed|proceeded|preceded|precedes?|preceding|until|before|after|afterwards?|while|whilst|as"
+    r"|meanwhile|later|next|following|once|earlier|beforehand|eventually|subsequently|succeeded|succeeds?|replaced"
+    r"|prior)\b|[,;:.!?]",
     re.I,
 )
 

@@ -13,9 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-from tclap_gen.datasets import heldout_split, load_labelled_clips, read_clip_lists
+from tclap_gen.datasets import heldout_split, label_to_phrase, load_labelled_clips, read_clip_lists
 from tclap_gen.model import TClap
-from tclap_gen.order_transfer import HELDOUT_FAMILIES, MIXING_STYLES, TRAINING_FAMILIES, build_pairs, embed_pairs, evaluate_transfer
+from tclap_gen.order_transfer import (BLIND_MEAN, HELDOUT_FAMILIES, HELDOUT_MEAN, MIXING_STYLES, TRAINING_FAMILIES,
+                                     build_pairs, embed_pairs, evaluate_transfer, parser_reading)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -50,13 +51,16 @@ def main(argv=None) -> int:
         if args.canonicalize:
             results[f"{name} (canonicalised)"] = evaluate_transfer(model, pairs, canonicalize=True, audio_embeddings=audio)
             columns.append(f"{name} (canonicalised)")
+    reading = parser_reading([(label_to_phrase(a), label_to_phrase(b)) for a, b in pairs.labels])
     if args.json:
         print(json.dumps({"pairs": args.pairs, "heldout_clips": sum(map(len, waves_by_label.values())),
-                          "results": results}, indent=2))
+                          "parser_reading": reading, "results": results}, indent=2))
         return 0
-    print(f"{args.pairs} pairs of held-out clips ({len(waves_by_label)} classes) per style; A2T / T2A / group "
+    print("captions whose order the caption grammar reads right: "
+          + ", ".join(f"{name} {share:.2f}" for name, share in reading.items()))
+    print(f"\n{args.pairs} pairs of held-out clips ({len(waves_by_label)} classes) per style; A2T / T2A / group "
           "(chance 0.50 / 0.50 / 0.17)")
-    families = list(TRAINING_FAMILIES) + list(HELDOUT_FAMILIES) + ["held-out families (mean)"]
+    families = list(TRAINING_FAMILIES) + list(HELDOUT_FAMILIES) + [HELDOUT_MEAN, BLIND_MEAN]
     for style in args.styles:
         print(f"\nmixing style: {style}\n")
         print("| phrasing family | " + " | ".join(columns) + " |")
@@ -65,7 +69,7 @@ def main(argv=None) -> int:
             kind = "training" if family in TRAINING_FAMILIES else "held out"
             cells = [" / ".join(f"{results[m][style][family][k]:.2f}" for k in ("a2t", "t2a", "group"))
                      for m in columns]
-            label = family if family.endswith("(mean)") else f"{family} ({kind})"
+            label = family if family in (HELDOUT_MEAN, BLIND_MEAN) else f"{family} ({kind})"
             print(f"| {label} | " + " | ".join(cells) + " |")
     return 0
 

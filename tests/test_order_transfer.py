@@ -9,8 +9,11 @@ import pytest
 from tclap_gen.audio import load_audio
 from tclap_gen.captions import TEMPLATES, render_caption
 from tclap_gen.datasets import LABEL_PHRASES, read_clip_metadata
+from tclap_gen.blind_families import BLIND_SEQUENTIAL, BLIND_SIMULTANEOUS
 from tclap_gen.order_transfer import (
+    BLIND_MEAN,
     HELDOUT_FAMILIES,
+    HELDOUT_MEAN,
     HELDOUT_MARKERS,
     MIXING_STYLES,
     TRAINING_FAMILIES,
@@ -18,6 +21,7 @@ from tclap_gen.order_transfer import (
     caption,
     evaluate_transfer,
     mix_two,
+    parser_reading,
 )
 
 
@@ -77,8 +81,24 @@ def test_evaluation_reports_every_style_and_family(tiny_tclap, clips_csv):
     results = evaluate_transfer(tiny_tclap, pairs)
     assert set(results) == {"gap", "long"}
     for rows in results.values():
-        assert set(rows) == set(TRAINING_FAMILIES) | set(HELDOUT_FAMILIES) | {"held-out families (mean)"}
+        # the blind families appear only in their mean
+        assert set(rows) == set(TRAINING_FAMILIES) | set(HELDOUT_FAMILIES) | {HELDOUT_MEAN, BLIND_MEAN}
         for row in rows.values():
             assert all(0.0 <= row[k] <= 1.0 for k in ("a2t", "t2a", "group"))
     with pytest.raises(ValueError, match="at least two labels"):
         build_pairs({"dog": waves[next(iter(waves))]}, 2)
+
+
+def test_blind_families_write_both_phrases_and_the_grammar_reads_most_of_them():
+    """The sealed families are only checked for form here; the shares are regression guards on the caption grammar
+    (measured when it was extended: held-out 0.90, blind 0.70, blind simultaneous 1.00; before: 0.40 / 0.45 / 1.00)."""
+    assert len(BLIND_SEQUENTIAL) == 20 and len(BLIND_SIMULTANEOUS) == 5
+    for write in [*BLIND_SEQUENTIAL.values(), *BLIND_SIMULTANEOUS.values()]:
+        text = write("glass smashing", "a bicycle bell rings").lower()
+        assert "glass smashing" in text and "a bicycle bell rings" in text
+    phrases = sorted(set(LABEL_PHRASES.values()))
+    rng = random.Random(0)
+    reading = parser_reading([tuple(rng.sample(phrases, 2)) for _ in range(50)])
+    assert reading["held-out families"] >= 0.9
+    assert reading["blind families"] >= 0.7
+    assert reading["blind simultaneous families"] == 1.0

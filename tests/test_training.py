@@ -481,6 +481,20 @@ def test_config_overrides_env_and_paths(tmp_path, monkeypatch):
         load_config("no-such-recipe")
 
 
+def test_a_mixup_sources_mixer_reaches_its_dataset():
+    from tclap_gen.trainers.tclap import build_data
+
+    config = load_config("smoke", ['data.mixture.1.mixer={gain_db: [-15, -3], gap_s: [0.5, 0.6], crossfade_probability: 0}'])
+    mixup = build_data(config, None).dataset.datasets[1]
+    assert (mixup.gain_db, mixup.gap_s, mixup.crossfade_probability) == ((-15.0, -3.0), (0.5, 0.6), 0.0)
+    default = build_data(load_config("smoke"), None).dataset.datasets[1]
+    assert default.gain_db == (-6.0, 0.0)
+    with pytest.raises(ConfigError, match=r"data.mixture.1.mixer: unknown keys \['gain'\]"):
+        load_config("smoke", ["data.mixture.1.mixer={gain: [-3, 0]}"])
+    with pytest.raises(ConfigError, match="data.mixture.0.mixer: only a mixup source"):
+        load_config("smoke", ["data.mixture.0.mixer={gain_db: [-3, 0]}"])
+
+
 def test_shipped_recipes_load_and_point_at_the_data_root(tmp_path):
     for name in ("smoke", "mini", "mini-clap", "real"):
         assert find_recipe(name).is_file()

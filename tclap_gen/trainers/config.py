@@ -77,6 +77,9 @@ class ClipSetConfig:
     split_seed: int = 0
 
 
+MIXER_KEYS = ("gap_s", "crossfade_s", "gain_db", "crossfade_probability")  # what a mixup source's `mixer` may set
+
+
 @dataclass
 class SourceConfig:
     """One component of the training mixture."""
@@ -88,6 +91,9 @@ class SourceConfig:
     csv: str | None = None  # captions: the CSV
     audio_root: str | None = None  # captions: where its audio is
     layout: str = "audiocaps"  # captions: audiocaps | clotho | generic
+    # mixup: the mixer's ranges, overriding datasets.MixupDataset's defaults: gap_s, crossfade_s, gain_db (each
+    # [low, high]) and crossfade_probability, e.g. {gain_db: [-15, 0], gap_s: [0.05, 1.0]}.
+    mixer: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -204,6 +210,9 @@ class TrainConfig:
                 need(source.layout in ("audiocaps", "clotho", "generic"), f"{key}.layout", "must be audiocaps, clotho or generic")
             else:
                 need(bool(self.data.clips), "data.clips", f"{key} ({source.kind}) needs labelled clips")
+            unknown = sorted(set(source.mixer) - set(MIXER_KEYS))
+            need(not source.mixer or source.kind == "mixup", f"{key}.mixer", "only a mixup source has a mixer")
+            need(not unknown, f"{key}.mixer", f"unknown keys {unknown}; choose from {list(MIXER_KEYS)}")
         for i, clip_set in enumerate(self.data.clips):
             key = f"data.clips.{i}"
             need(bool(clip_set.metadata), f"{key}.metadata", "required")

@@ -468,7 +468,7 @@ def build_data(config: TrainConfig, accelerator) -> DataBundle:
             dataset = MixupDataset(train_records, sampling_rate=data.sampling_rate, seconds=data.seconds,
                                    num_events=tuple(source.num_events), length=source.length or data.samples_per_epoch,
                                    seed=config.seed + i, phrases=data.phrases, cache_mb=data.cache_mb,
-                                   template_weights=data.template_weights)
+                                   template_weights=data.template_weights, **source.mixer)
         elif source.kind == "single":
             dataset = SingleClipDataset(train_records, sampling_rate=data.sampling_rate, seconds=data.seconds,
                                         seed=config.seed + i, phrases=data.phrases, cache_mb=data.cache_mb)

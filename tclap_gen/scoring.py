@@ -24,6 +24,16 @@ makes a 1 s window 10 % of a 10 s input and drowns it). Each window ``w`` gets, 
 
     p[w, e] = exp(s * cos(w, e)) / sum_{c in C(e)} exp(s * cos(w, c))       (then 0 where w is silent)
 
+or, with a calibration (``ScorerCalibration``, fitted on training mixes by ``fit_calibration`` and stored in the
+T-CLAP folder; used by default when the folder has one and ``contrast_texts="auto"``), from the margin of the event
+over its strongest competitor::
+
+    p[w, e] = sigmoid(slope * (cos(w, e) - max_{c in C(e), c != e} cos(w, c) - offset))
+
+A softmax over 60-odd competitors rarely gives a weak model's right class p >= 0.5 (no event is found); the margin
+asks only that the event be (nearly) the best match, at an offset chosen on training mixes for the best
+recall minus false presence.
+
 The competitors ``C(e)`` are ``e`` itself, the prompt's other events that are NOT stated to overlap with ``e``
 (events in one "while" group may sound together, so they do not compete), the ``background_texts`` (default
 "silence", "background noise") and ``contrast_texts``. With ``contrast_texts="auto"`` (default) these are the
@@ -72,6 +82,9 @@ from .audio import AudioError, atomic_write, check_waveform, load_audio, resampl
 from .captions import BEFORE, OVERLAP, order_negatives, parse_events, unknown_events, word_stems
 
 __all__ = [
+    "ScorerCalibration",
+    "fit_calibration",
+    "save_calibration",
     "EventScore",
     "ScoreReport",
     "TemporalScorer",
@@ -84,6 +97,32 @@ __all__ = [
 
 DEFAULT_BACKGROUND = ("silence", "background noise")
 FRAME_S = 0.01  # energy frames for the span-edge refinement
+CALIBRATION_KEY = "scorer_calibration"  # where a T-CLAP folder's tclap_config.json keeps it (info.extra)
+
+
+@dataclass
+class ScorerCalibration:
+    """Window presence from an event's margin over its strongest competitor: p = sigmoid(slope * (margin - offset)),
+    so p >= 0.5 exactly where margin >= offset. Fitted on training mixes (`fit_calibration`) for `window_s` windows
+    with the model's trained classes as competitors; `recall` and `false_presence` are the fit's own event-level
+    figures (an event is found when any window passes)."""
+
+    offset: float
+    slope: float
+    window_s: float
+    recall: float
+    false_presence: float
+    mixes: int
+
+    def presence(self, margin: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.slope * (margin - self.offset))
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("offset", "slope", "window_s", "recall", "false_presence", "mixes")}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ScorerCalibration":
+        return cls(**{k: values[k] for k in ("offset", "slope", "window_s", "recall", "false_presence", "mixes")})
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,6 +455,9 @@ class TemporalScorer:
         logit_scale: softmax scale; default the model's exp(logit_scale_a).
         max_order_negatives: cap on order negatives (a 5-event prompt has 119).
         refine: move span edges to where the sound starts/stops (10 ms energy frames) inside the edge windows.
+        calibration: "auto" = the T-CLAP folder's calibration when it has one and contrast_texts is "auto" (it
+            was fitted with those competitors), else none; a ScorerCalibration; None = the softmax presence.
+            A calibration also gives the default window_s (the one it was fitted for).
     """
 
     def __init__(
@@ -434,10 +476,19 @@ class TemporalScorer:
         logit_scale: float | None = None,
         max_order_negatives: int | None = 119,
         refine: bool = True,
+        calibration: ScorerCalibration | str | None = "auto",
     ):
         self.tclap = tclap
+        if isinstance(calibration, str):
+            if calibration != "auto":
+                raise ValueError(f"calibration must be 'auto', None or a ScorerCalibration, got {calibration!r}")
+            stored = getattr(getattr(tclap, "info", None), "extra", {}).get(CALIBRATION_KEY)
+            calibration = ScorerCalibration.from_dict(stored) if stored and contrast_texts == "auto" else None
+        self.calibration = calibration
         model_window_s = tclap.max_samples / tclap.sampling_rate
-        self.window_s = float(min(1.0, model_window_s) if window_s is None else window_s)
+        if window_s is None:
+            window_s = calibration.window_s if calibration is not None else min(1.0, model_window_s)
+        self.window_s = float(window_s)
         if not 0 < self.window_s <= model_window_s + 1e-9:
             raise ValueError(f"window_s must be in (0, {model_window_s:g}] (the model's window), got {window_s!r}")
         # non-overlapping by default: a real-size CLAP pads every window to its 10 s input, so each hop is a
@@ -581,7 +632,8 @@ class TemporalScorer:
         """(events, windows) p[w, e] before the energy gate (see the module docstring)."""
         unique = list(dict.fromkeys(events)) + [c for c in competitors if c not in events]
         texts = torch.stack([text_emb[t] for t in unique])
-        logits = self.logit_scale * window_emb @ texts.T  # (windows, texts)
+        cosines = window_emb @ texts.T  # (windows, texts)
+        logits = self.logit_scale * cosines
         group_of = {}
         for g, group in enumerate(_groups(len(events), relations)):
             for i in group:
@@ -595,8 +647,31 @@ class TemporalScorer:
                 elif text in group_of and not (group_of[text] & group_of[event]):
                     keep.append(k)  # another event of the prompt that is not said to sound together with this one
             own = keep.index(unique.index(event))
-            curves.append(torch.softmax(logits[:, keep], dim=1)[:, own])
+            if self.calibration is None:
+                curves.append(torch.softmax(logits[:, keep], dim=1)[:, own])
+            else:
+                rivals = [k for k in keep if k != unique.index(event)]
+                margin = cosines[:, unique.index(event)] - (cosines[:, rivals].max(dim=1).values if rivals else 0.0)
+                curves.append(self.calibration.presence(margin))
         return torch.stack(curves).cpu().numpy().astype(np.float64)
+
+    def class_margins(self, wave: np.ndarray, classes: list[str], text_emb: torch.Tensor) -> np.ndarray:
+        """(classes,) each class's best margin over its competitors across the loud windows of mono `wave`: what
+        `fit_calibration` thresholds (each class scored as a one-event prompt)."""
+        _, window_emb = self.window_embeddings(wave)
+        levels = self.window_levels_db(wave)
+        loud = (levels >= self.silence_db) & (levels >= levels.max() - self.dynamic_range_db)
+        if not loud.any():
+            return np.full(len(classes), -np.inf)
+        background = self.tclap.embed_text(self.background_texts) if self.background_texts else text_emb[:0]
+        cos = (window_emb[loud] @ torch.cat([text_emb, background]).T).cpu().numpy()  # (loud windows, classes + bg)
+        index = {text: i for i, text in enumerate(classes)}
+        margins = np.empty(len(classes))
+        for i, event in enumerate(classes):
+            rivals = [index[c] for c in self._competitor_pool([event]) if c in index]
+            rivals += list(range(len(classes), cos.shape[1]))
+            margins[i] = float((cos[:, i] - cos[:, rivals].max(axis=1)).max())
+        return margins
 
     def score(self, wave, sampling_rate: int, prompt: str) -> ScoreReport:
         """Score `wave` ((samples,) or (channels, samples), any rate, float or integer PCM) against `prompt`."""
@@ -690,6 +765,72 @@ class TemporalScorer:
         """Score an audio file (anything soundfile reads; stereo is mixed down, any rate is resampled)."""
         wave, sr = load_audio(path, mono=False)
         return self.score(wave, sr, prompt)
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration
+
+
+def fit_calibration(scorer: TemporalScorer, examples, classes: Sequence[str],
+                    max_false_presence: float | None = 0.1) -> ScorerCalibration:
+    """Fit the margin presence of `scorer` (its window, competitors and energy gate) on labelled audio.
+
+    `examples` yields (wave, sampling_rate, phrases present) - mixes of TRAINING clips, so that evaluation on held-out
+    recordings stays held out; `classes` are the phrases scored in each (the model's trained classes). Every class is
+    scored as a one-event prompt in every example: found where present, a false presence elsewhere. The offset is
+    the lowest margin whose false presence over the examples is at most `max_false_presence` (a scorer that says
+    "found" must mean it; recall is then what the model allows), or with None the one that maximises recall minus
+    false presence (Youden's J). The slope minimises the class-balanced logistic loss around the offset, so that p
+    reads as a probability."""
+    classes = list(classes)
+    text_emb = scorer.tclap.embed_text(classes)
+    margins, labels = [], []
+    for wave, sampling_rate, present in examples:
+        margins.append(scorer.class_margins(scorer.prepare(wave, sampling_rate), classes, text_emb))
+        labels.append([c in present for c in classes])
+    margin, label = np.concatenate(margins), np.concatenate(labels).astype(bool)
+    if not label.any() or label.all():
+        raise ValueError("fit_calibration needs examples where some classes are present and some are not")
+    positives, negatives = np.sort(margin[label]), np.sort(margin[~label])
+    candidates = np.unique(margin[np.isfinite(margin)])
+    recall = 1.0 - np.searchsorted(positives, candidates, side="left") / len(positives)
+    false = 1.0 - np.searchsorted(negatives, candidates, side="left") / len(negatives)
+    if max_false_presence is None:
+        best = int(np.argmax(recall - false))
+    else:
+        allowed = np.flatnonzero(false <= max_false_presence)
+        best = int(allowed[0]) if len(allowed) else len(candidates) - 1
+    offset = float(candidates[best])
+    finite = np.isfinite(margin)
+    x, y = margin[finite] - offset, label[finite]
+    weight = np.where(y, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+
+    def loss(slope: float) -> float:
+        z = slope * x
+        return float(np.mean(weight * (np.logaddexp(0.0, -z) * y + np.logaddexp(0.0, z) * ~y)))
+
+    slope = min(np.logspace(0, 3, 61), key=loss)
+    return ScorerCalibration(offset=offset, slope=float(slope), window_s=scorer.window_s, recall=float(recall[best]),
+                             false_presence=float(false[best]), mixes=len(margins))
+
+
+def save_calibration(folder, calibration: ScorerCalibration) -> Path:
+    """Store `calibration` in a T-CLAP folder's tclap_config.json (a pipeline folder's tclap/), rewriting only that
+    file, atomically; TemporalScorer then uses it by default."""
+    import json
+
+    from .model import TCLAP_CONFIG_NAME
+    from .registry import TCLAP_SUBFOLDER, is_pipeline_folder
+
+    folder = Path(folder)
+    if is_pipeline_folder(folder):
+        folder = folder / TCLAP_SUBFOLDER
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder}: not a T-CLAP folder (no config.json)")
+    path = folder / TCLAP_CONFIG_NAME
+    info = json.loads(path.read_text()) if path.is_file() else {}
+    info.setdefault("extra", {})[CALIBRATION_KEY] = calibration.to_dict()
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2, sort_keys=True)))
 
 
 # --------------------------------------------------------------------------------------------

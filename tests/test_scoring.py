@@ -15,13 +15,17 @@ import torch.nn.functional as F
 from tclap_gen.audio import AudioError
 from tclap_gen.captions import parse_events
 from tclap_gen.scoring import (
+    CALIBRATION_KEY,
     ScoreReport,
+    ScorerCalibration,
     TemporalScorer,
     contrast_for_prompt,
     curve_spans,
     faithfulness_score,
+    fit_calibration,
     order_is_correct,
     refine_span,
+    save_calibration,
 )
 
 SR = 16000
@@ -352,6 +356,86 @@ def test_oracle_is_the_same_with_the_loop_and_other_chunks(tiny_tclap, monkeypat
     whole = oracle_scorer(tiny_tclap, monkeypatch, batch_size=1000).score(tone_scene(), SR, f"{LOW} then {HIGH}")
     np.testing.assert_allclose(batched.curves, whole.curves, atol=1e-6)
     assert batched.to_dict() == whole.to_dict()
+
+
+def test_oracle_with_a_calibration_uses_the_margin(tiny_tclap, monkeypatch):
+    calibration = ScorerCalibration(offset=0.1, slope=30.0, window_s=1.0, recall=1.0, false_presence=0.0, mixes=1)
+    scorer = oracle_scorer(tiny_tclap, monkeypatch, calibration=calibration)
+    right = scorer.score(tone_scene(), SR, f"{LOW} then {HIGH}")
+    assert all(e.present for e in right.events) and right.order_correct is True
+    assert scorer.score(tone_scene(), SR, f"{HIGH} then {LOW}").order_correct is False
+    # the window at 2-3 s holds only the low tone: margin = cos(low) - max(cos(high), cos(silence)) ~ 1 - 0
+    window = 2
+    low = F.normalize(scorer._forward_windows([tone_scene()[window * SR:(window + 1) * SR]]), dim=-1)[0]
+    margin = float(low[0] - max(low[1], low[2]))
+    expected = 1 / (1 + math.exp(-30.0 * (margin - 0.1)))
+    assert right.curves[0, window] == pytest.approx(expected, abs=1e-6)  # float32 cosines, recomputed
+    assert right.curves[1, window] < 1e-6  # the high tone's margin there is about -1
+
+
+def test_fit_calibration_picks_the_lowest_offset_within_the_false_presence_limit(monkeypatch):
+    classes = ["a", "b", "c", "d"]
+    stub = SimpleNamespace(max_samples=SR, sampling_rate=SR, info=SimpleNamespace(extra={}),
+                           embed_text=lambda texts: torch.zeros(len(texts), 2))
+    scorer = TemporalScorer(stub, contrast_texts=None)
+    # per example: the margins of classes a-d; "a" is present in every example, the rest never
+    rows = iter([np.array([0.30, 0.10, -0.20, -0.40]), np.array([0.05, 0.00, -0.10, -0.30]),
+                 np.array([0.20, -0.05, 0.02, -0.50])] * 2)
+    monkeypatch.setattr(scorer, "class_margins", lambda wave, classes, text_emb: next(rows))
+    examples = [(np.zeros(SR, np.float32), SR, {"a"})] * 3
+    fitted = fit_calibration(scorer, examples, classes, max_false_presence=0.2)
+    # negatives sorted: -0.5 -0.4 -0.3 -0.2 -0.1 -0.05 0.0 0.02 0.1; at most 0.2 of 9 may pass: offset 0.02 lets
+    # 0.02 and 0.1 through (2/9 > 0.2), 0.05 (next margin above 0.02) lets only 0.1 through (1/9)
+    assert fitted.offset == pytest.approx(0.05) and fitted.recall == pytest.approx(1.0)
+    assert fitted.false_presence == pytest.approx(1 / 9) and fitted.mixes == 3 and fitted.window_s == 1.0
+    assert fitted.slope > 0
+    youden = fit_calibration(scorer, examples, classes, max_false_presence=None)
+    assert youden.recall - youden.false_presence == pytest.approx(1.0 - 1 / 9)
+    rows = iter([np.array([0.3, 0.1, 0.0, 0.0])])
+    with pytest.raises(ValueError, match="some classes are present and some are not"):
+        fit_calibration(scorer, [(np.zeros(SR, np.float32), SR, set())], classes)
+
+
+def test_a_stored_calibration_is_used_by_default(tiny_tclap, tmp_path):
+    folder = tiny_tclap.save_pretrained(tmp_path / "tclap")
+    calibration = ScorerCalibration(offset=-0.02, slope=15.0, window_s=0.5, recall=0.7, false_presence=0.1, mixes=9)
+    save_calibration(folder, calibration)
+    info = json.loads((folder / "tclap_config.json").read_text())
+    assert info["extra"][CALIBRATION_KEY] == calibration.to_dict()
+    assert info["temporal_weight"] == tiny_tclap.info.temporal_weight  # the rest of the file is kept
+    scorer = TemporalScorer.from_pretrained(folder)
+    assert scorer.calibration == calibration and scorer.window_s == 0.5
+    assert TemporalScorer.from_pretrained(folder, window_s=1.0).window_s == 1.0
+    # fitted with the trained classes as competitors: without them (--no-contrast) it does not apply
+    assert TemporalScorer.from_pretrained(folder, contrast_texts=None).calibration is None
+    assert TemporalScorer.from_pretrained(folder, calibration=None).calibration is None
+    with pytest.raises(ValueError, match="calibration must be"):
+        TemporalScorer(tiny_tclap, calibration="yes")
+    with pytest.raises(FileNotFoundError, match="not a T-CLAP folder"):
+        save_calibration(tmp_path, calibration)
+
+
+def test_calibration_script_fits_on_training_clips_and_writes(tiny_tclap, clips_csv, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "calibrate_scorer.py"
+    run = [sys.executable, str(script), "--model", str(tmp_path / "model"), "--clips", str(clips_csv), "--n", "6"]
+    tiny_tclap.save_pretrained(tmp_path / "model")
+    proc = subprocess.run(run + ["--write"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "lists no trained classes" in proc.stderr  # nothing to compete with
+    from tclap_gen.datasets import label_to_phrase
+
+    labels = sorted({row.split(",")[1] for row in clips_csv.read_text().splitlines()[1:]})
+    info_file = tmp_path / "model" / "tclap_config.json"  # the shared fixture itself stays as it is
+    info = json.loads(info_file.read_text())
+    info["extra"]["classes"] = [label_to_phrase(label) for label in labels]
+    info_file.write_text(json.dumps(info))
+    proc = subprocess.run(run + ["--write", "--window", "0.5"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stored = json.loads((tmp_path / "model" / "tclap_config.json").read_text())["extra"][CALIBRATION_KEY]
+    assert stored["mixes"] == 6 and stored["window_s"] == 0.5 and 0 <= stored["false_presence"] <= 0.1
 
 
 def test_from_pretrained_folder(tiny_tclap, tmp_path):

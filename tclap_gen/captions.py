@@ -365,10 +365,19 @@ def _words(text: str) -> list[str]:
     return _WORD_RE.findall(text.lower())
 
 
+_CONTEXT_CHARS = 80  # characters read on each side of a connective by _accept
+
+
 def _accept(kind: str, match: re.Match, text: str) -> bool:
     """Reject connective matches that are really another use of the word."""
-    before = _words(text[: match.start()])
-    after = _words(text[match.end():])
+    # Only the nearest two words on each side matter: read a bounded stretch, so that a caption's parse stays linear
+    # in its length (a long side is not empty, it has words in any stretch of it that matters here).
+    before = _words(text[max(0, match.start() - _CONTEXT_CHARS): match.start()])
+    after = _words(text[match.end(): match.end() + _CONTEXT_CHARS])
+    if not before and re.search(r"\w", text[: max(0, match.start() - _CONTEXT_CHARS)]):
+        before = [""]  # words further away: the side is not empty, and no rule below reads them
+    if not after and re.search(r"\w", text[match.end() + _CONTEXT_CHARS:]):
+        after = [""]
     if not before or not after:
         return False  # nothing on one side: not a link between two events
     key = _words(match.group(0))

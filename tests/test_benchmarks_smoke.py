@@ -78,6 +78,14 @@ def test_training_quick_steps_and_loader(tmp_path, capsys):
     assert data["samples_per_s"] > 0 and 0 <= data["wait_share"] <= 1
 
 
+def test_parse_quick_reads_every_event(tmp_path, capsys):
+    result = run_quick("parse", tmp_path, capsys)
+    figures = result["figures"]
+    assert figures["events_parsed"] == {f"{shape}_{size}": 20 * (4 if size == "long" else 1)
+                                        for shape in ("then", "after", "list") for size in ("short", "long")}
+    assert all(value > 0 for value in figures["per_char_ratio_long_over_short"].values())
+
+
 def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="--repeats"):
         load("generation").main(["--quick", "--no-memory", "--repeats", "0"])

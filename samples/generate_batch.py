@@ -16,7 +16,9 @@ import argparse
 import csv
 import hashlib
 import html
+import io
 import json
+import math
 import os
 import re
 import sys
@@ -29,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tclap_gen.audio import atomic_write, save_audio
+from tclap_gen.captions import MAX_CAPTION_CHARS
 from tclap_gen.generate import MAX_STEM_CHARS, safe_stem, write_json
 from tclap_gen.layout import auto_spans
 
@@ -61,33 +64,50 @@ class BatchOptions:
 
 # ----- reading prompts -----
 def read_prompts(path, base_seed: int = 0) -> list[PromptItem]:
-    """Prompts from .txt, .jsonl or .csv. Missing ids are made from the prompt text (stable across edits of other
-    lines); missing seeds are derived from (base_seed, id). Duplicate ids are an error."""
+    """Prompts from .txt, .jsonl or .csv (UTF-8, with or without a byte-order mark). Missing ids are made from the
+    prompt text (stable across edits of other lines); missing seeds are derived from (base_seed, id). Anything the
+    batch could not generate is a ValueError naming the file and the entry: text that is not UTF-8, a JSON line that
+    is not an object, an empty or over-long prompt (captions.MAX_CAPTION_CHARS), a seed that is not an integer,
+    seconds that are not a positive number, a duplicate id."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"prompts file not found: {path}")
     suffix = path.suffix.lower()
+    if suffix not in (".txt", ".jsonl", ".csv"):
+        raise ValueError(f"{path}: unsupported prompts file (use .txt, .jsonl or .csv)")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text ({error})") from None
     if suffix == ".txt":
-        rows = [{"prompt": line.strip()} for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        rows = [{"prompt": line.strip()} for line in text.splitlines() if line.strip() and not line.startswith("#")]
     elif suffix == ".jsonl":
         rows = []
-        for number, line in enumerate(path.read_text().splitlines(), 1):
+        for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}:{number}: not valid JSON ({error})") from error
-    elif suffix == ".csv":
-        with open(path, newline="") as f:
-            rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(f)]
+                    raise ValueError(f"{path}:{number}: not valid JSON ({error})") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"{path}:{number}: expected a JSON object with a \"prompt\", got {type(row).__name__}")
+                rows.append(row)
     else:
-        raise ValueError(f"{path}: unsupported prompts file (use .txt, .jsonl or .csv)")
+        try:
+            rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(io.StringIO(text))]
+        except csv.Error as error:
+            raise ValueError(f"{path}: not a readable CSV ({error})") from None
 
     items, seen, made = [], set(), {}
     for number, row in enumerate(rows, 1):
-        prompt = str(row.get("prompt", "")).strip()
+        where = f"{path}: entry {number}"
+        if not isinstance(row.get("prompt", ""), str):
+            raise ValueError(f"{where}: the prompt must be text, got {type(row['prompt']).__name__}")
+        prompt = row.get("prompt", "").strip()
         if not prompt:
-            raise ValueError(f"{path}: entry {number} has an empty prompt")
+            raise ValueError(f"{where} has an empty prompt")
+        if len(prompt) > MAX_CAPTION_CHARS:
+            raise ValueError(f"{where}: the prompt is {len(prompt):,} characters long; at most {MAX_CAPTION_CHARS:,}")
         if row.get("id") not in (None, ""):
             item_id = str(row["id"])
         else:  # the same prompt twice without ids: number the repeats
@@ -97,9 +117,23 @@ def read_prompts(path, base_seed: int = 0) -> list[PromptItem]:
         if item_id in seen:
             raise ValueError(f"{path}: duplicate id {item_id!r} (entry {number})")
         seen.add(item_id)
-        seed = int(row["seed"]) if row.get("seed") not in (None, "") else derived_seed(base_seed, item_id)
-        seconds = float(row["seconds"]) if row.get("seconds") not in (None, "") else None
-        items.append(PromptItem(item_id, prompt, seed, row.get("negative_prompt") or None, seconds))
+        seed, seconds = derived_seed(base_seed, item_id), None
+        if row.get("seed") not in (None, ""):
+            try:
+                seed = int(str(row["seed"]).strip())
+            except ValueError:
+                seed = -1
+            if not 0 <= seed < 2**63:
+                raise ValueError(f"{where}: seed must be an integer in [0, 2**63), got {row['seed']!r}")
+        if row.get("seconds") not in (None, ""):
+            try:
+                seconds = float(row["seconds"])
+            except (TypeError, ValueError):
+                seconds = math.nan
+            if not math.isfinite(seconds) or seconds <= 0:
+                raise ValueError(f"{where}: seconds must be a positive number, got {row['seconds']!r}")
+        negative = row.get("negative_prompt")
+        items.append(PromptItem(item_id, prompt, seed, str(negative) if negative not in (None, "") else None, seconds))
     return items
 
 

@@ -26,13 +26,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--clips", nargs="+", required=True, type=Path, help="clip lists (path,label[,fold,source_id])")
     parser.add_argument("--n", type=int, default=300, help="training mixes of 2-3 events (default 300)")
     parser.add_argument("--window", type=float, default=1.0, help="timeline window in seconds (default 1)")
-    parser.add_argument("--max-false-presence", type=float, default=0.1,
-                        help="false presence allowed on the training mixes (default 0.1); -1: maximise recall - false")
+    parser.add_argument("--max-false-presence", type=float, default=None,
+                        help="the false presence allowed on the training mixes (default: maximise recall - false)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", action="store_true", help="store the calibration in the model folder")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
+    if args.max_false_presence is not None and not 0 <= args.max_false_presence <= 1:
+        parser.error("--max-false-presence must be in [0, 1]")
     return args
 
 
@@ -53,8 +55,7 @@ def main(argv=None) -> int:
             example = mixes[index]
             yield example.audio, example.sampling_rate, {t.phrase for t in example.timeline}
 
-    limit = None if args.max_false_presence < 0 else args.max_false_presence
-    calibration = fit_calibration(scorer, examples(), classes, limit)
+    calibration = fit_calibration(scorer, examples(), classes, args.max_false_presence)
     print(json.dumps(calibration.to_dict(), indent=2))
     if args.write:
         print(f"written to {save_calibration(args.model, calibration)}")

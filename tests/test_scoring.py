@@ -432,10 +432,13 @@ def test_calibration_script_fits_on_training_clips_and_writes(tiny_tclap, clips_
     info = json.loads(info_file.read_text())
     info["extra"]["classes"] = [label_to_phrase(label) for label in labels]
     info_file.write_text(json.dumps(info))
+    proc = subprocess.run(run + ["--write", "--window", "0.5", "--max-false-presence", "2"], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 2 and "--max-false-presence must be in [0, 1]" in proc.stderr
     proc = subprocess.run(run + ["--write", "--window", "0.5"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     stored = json.loads((tmp_path / "model" / "tclap_config.json").read_text())["extra"][CALIBRATION_KEY]
-    assert stored["mixes"] == 6 and stored["window_s"] == 0.5 and 0 <= stored["false_presence"] <= 0.1
+    assert stored["mixes"] == 6 and stored["window_s"] == 0.5 and 0 <= stored["false_presence"] <= 1
 
 
 def test_from_pretrained_folder(tiny_tclap, tmp_path):

@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from tclap_gen.captions import parse_events
-from tclap_gen.datasets import HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, read_clip_lists
+from tclap_gen.datasets import (HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, label_to_phrase,
+                                load_labelled_clips, read_clip_lists)
+from tclap_gen.order_transfer import MIXING_STYLES, SAMPLING_RATE, mix_two_timed
 from tclap_gen.scoring import TemporalScorer
 
 
@@ -51,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--hop", type=float, default=None, help="scorer hop_s (default: scorer's)")
     parser.add_argument("--threshold", type=float, default=0.5, help="presence threshold (default 0.5)")
     parser.add_argument("--no-contrast", action="store_true", help="do not use the model's trained classes as competitors")
+    parser.add_argument("--mixer", default="project", choices=["project", *MIXING_STYLES],
+                        help="project: the training mixer (datasets.MixupDataset, 2-3 events); or one of "
+                             "order_transfer's held-out mixers (2 events, 'A then B')")
     parser.add_argument("--plots", type=Path, default=None, help="write the first few reports' PNGs here")
     parser.add_argument("--plot-count", type=int, default=4)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -59,6 +66,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--n must be at least 1")
     if any(k < 2 for k in args.events):
         parser.error("--events must be 2 or more")
+    if args.mixer != "project" and args.events != [2]:
+        if "--events" in (argv if argv is not None else sys.argv[1:]):
+            parser.error("the held-out mixers make 2-event mixes only: --events 2")
+        args.events = [2]
     return args
 
 
@@ -70,6 +81,26 @@ def load_heldout(args) -> list:
     if not heldout:
         raise SystemExit("the held-out split is empty: give more clips or use --all-clips")
     return heldout
+
+
+def heldout_mixes(records, style: str, n: int, seed: int) -> list:
+    """n two-event mixes by order_transfer's `style` mixer, in the shape evaluate() reads from MixupDataset items:
+    the caption "A then B" over the class phrases, the reversed mix as the one audio negative, the true spans."""
+    waves_by_label: dict[str, list] = {}
+    for wave, label in load_labelled_clips(records, SAMPLING_RATE):  # the rate the held-out mixers work at
+        waves_by_label.setdefault(label, []).append(wave)
+    labels = sorted(waves_by_label)
+    rng = random.Random(f"validate-scorer:{seed}:{style}")
+    examples = []
+    for _ in range(n):
+        a, b = rng.sample(labels, 2)
+        ab, ba, spans, _ = mix_two_timed(rng.choice(waves_by_label[a]), rng.choice(waves_by_label[b]), style, rng)
+        first, second = label_to_phrase(a), label_to_phrase(b)
+        timeline = [SimpleNamespace(label=label, phrase=phrase, onset=onset, offset=offset)
+                    for label, phrase, (onset, offset) in zip((a, b), (first, second), spans)]
+        examples.append(SimpleNamespace(audio=ab, sampling_rate=SAMPLING_RATE, caption=f"{first} then {second}",
+                                        negatives=[f"{second} then {first}"], audio_negatives=[ba], timeline=timeline))
+    return examples
 
 
 def reversed_index(caption: str, negatives: list[str]) -> int | None:
@@ -186,8 +217,11 @@ def main(argv=None) -> int:
 
     results, pooled = {}, {}
     for count in args.events:
-        dataset = MixupDataset(records, sampling_rate=scorer.sampling_rate, seconds=args.seconds,
-                               num_events=(count, count), length=args.n, seed=args.seed + count)
+        if args.mixer == "project":
+            dataset = MixupDataset(records, sampling_rate=scorer.sampling_rate, seconds=args.seconds,
+                                   num_events=(count, count), length=args.n, seed=args.seed + count)
+        else:
+            dataset = heldout_mixes(records, args.mixer, args.n, args.seed)
         raw = evaluate(scorer, dataset, args.plots, args.plot_count, f"events{count}")
         results[count] = summarise(raw)
         for key, values in raw.items():
@@ -199,13 +233,15 @@ def main(argv=None) -> int:
         "model": str(args.model), "clips": [str(p) for p in args.clips], "heldout_clips": len(records),
         "all_clips": args.all_clips, "heldout_seed": args.heldout_seed, "heldout_fraction": args.heldout_fraction,
         "seconds": args.seconds, "seed": args.seed, "window_s": scorer.window_s, "hop_s": scorer.hop_s,
-        "threshold": scorer.threshold, "contrast": "none" if args.no_contrast else "auto",
+        "threshold": scorer.threshold, "contrast": "none" if args.no_contrast else "auto", "mixer": args.mixer,
+        "calibrated": scorer.calibration is not None,
     }
     if args.json:
         print(json.dumps({"setup": setup, "results": {str(k): v for k, v in results.items()}}, indent=2))
     else:
+        mixes = f"{args.seconds:g} s mix-ups" if args.mixer == "project" else f"mixes by the held-out {args.mixer!r} mixer"
         print(f"model {args.model}: {len(records)} {'clips' if args.all_clips else 'held-out clips'}, "
-              f"{args.seconds:g} s mix-ups, window {scorer.window_s:g} s, hop {scorer.hop_s:g} s, "
+              f"{mixes}, {'calibrated' if scorer.calibration else 'uncalibrated'}, window {scorer.window_s:g} s, hop {scorer.hop_s:g} s, "
               f"threshold {scorer.threshold:g}")
         print(table(results))
     return 0

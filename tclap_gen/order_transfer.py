@@ -92,6 +92,13 @@ def _segment(wave: np.ndarray, seconds: float, db: float) -> np.ndarray:
 
 def mix_two(first: np.ndarray, second: np.ndarray, style: str, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
     """(first then second, second then first) in `style`; both orders use the same segments, levels and joins."""
+    ab, ba, _, _ = mix_two_timed(first, second, style, rng)
+    return ab, ba
+
+
+def mix_two_timed(first: np.ndarray, second: np.ndarray, style: str, rng: random.Random):
+    """`mix_two` plus where each segment lies: (ab, ba, spans of ab, spans of ba), spans as [(onset, offset)] in
+    seconds in the mix's temporal order (for ab: first's segment, then second's)."""
     if style not in MIXING_STYLES:
         raise ValueError(f"unknown mixing style {style!r}; choose from {MIXING_STYLES}")
     rate = SAMPLING_RATE
@@ -109,18 +116,20 @@ def mix_two(first: np.ndarray, second: np.ndarray, style: str, rng: random.Rando
     lead = rng.uniform(0.0, 0.3)
     noise_seed = rng.randrange(2**31)
 
-    def place(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def place(a: np.ndarray, b: np.ndarray):
         join_samples = int(join * rate)
         join_samples = max(join_samples, -min(a.size, b.size) // 2)  # overlap at most half the shorter segment
-        start_b = int(lead * rate) + a.size + join_samples
+        start_a = int(lead * rate)
+        start_b = start_a + a.size + join_samples
         out = np.zeros(start_b + b.size, np.float32)
-        out[int(lead * rate) : int(lead * rate) + a.size] += a
+        out[start_a : start_a + a.size] += a
         out[start_b:] += b
         if style == "levels":  # a noise floor 40 dB under the louder event
             out += np.random.default_rng(noise_seed).standard_normal(out.size).astype(np.float32) * 10 ** (-60 / 20)
-        return out
+        return out, [(start_a / rate, (start_a + a.size) / rate), (start_b / rate, (start_b + b.size) / rate)]
 
-    return place(*segments), place(segments[1], segments[0])
+    (ab, spans_ab), (ba, spans_ba) = place(*segments), place(segments[1], segments[0])
+    return ab, ba, spans_ab, spans_ba
 
 
 @dataclass

@@ -481,3 +481,33 @@ def test_validation_script_runs_on_real_clips(tiny_tclap, clips_csv, tmp_path):
     keys = ("order_accuracy", "presence_recall", "false_presence", "reversed_judged_wrong", "global_order_accuracy")
     for key in keys:
         assert 0.0 <= row[key] <= 1.0
+
+
+def test_validation_script_takes_a_heldout_mixer(tiny_tclap, clips_csv, tmp_path):
+    """--mixer overlap: 2-event mixes by order_transfer's own mixer, the true spans where mix_two_timed put them."""
+    import random
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tclap_gen.order_transfer import mix_two, mix_two_timed
+
+    first, second = noise(3.0, seed=1), noise(3.0, seed=2, level=0.3)
+    ab, ba, spans_ab, spans_ba = mix_two_timed(first, second, "overlap", random.Random(5))
+    np.testing.assert_array_equal(ab, mix_two(first, second, "overlap", random.Random(5))[0])  # the same mix
+    (a_on, a_off), (b_on, b_off) = spans_ab
+    assert a_on < b_on < a_off < b_off <= ab.size / SR  # overlapping, second starts before the first ends
+    assert spans_ba[1][1] - spans_ba[1][0] == pytest.approx(a_off - a_on)  # the same segment, placed second
+    assert np.abs(ab[int(b_off * SR):]).max(initial=0) == 0  # nothing after the last segment
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "validate_scorer.py"
+    tiny_tclap.save_pretrained(tmp_path / "model")
+    run = [sys.executable, str(script), "--model", str(tmp_path / "model"), "--clips", str(clips_csv), "--n", "3",
+           "--mixer", "overlap", "--json"]
+    proc = subprocess.run(run, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["setup"]["mixer"] == "overlap" and list(out["results"]) == ["2"]
+    assert out["results"]["2"]["mixups"] == 3
+    proc = subprocess.run(run + ["--events", "3"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "2-event mixes only" in proc.stderr

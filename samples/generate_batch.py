@@ -30,9 +30,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from tclap_gen.audio import atomic_write, save_audio
+from tclap_gen.audio import atomic_write
 from tclap_gen.captions import MAX_CAPTION_CHARS
-from tclap_gen.generate import MAX_STEM_CHARS, safe_stem, write_json
+from tclap_gen.generate import MAX_STEM_CHARS, safe_stem, write_clip, write_json
 from tclap_gen.layout import auto_spans
 
 MANIFEST = "manifest.jsonl"
@@ -253,28 +253,17 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
             if report is None:
                 report = scorer.score(wave, sampling_rate=pipe.sampling_rate, prompt=item.prompt)
             stem = file_stem(item.id)
-            save_audio(out / f"{stem}.wav", wave, pipe.sampling_rate)
-            report.plot(out / f"{stem}.png", planned=None if result.layouts is None else result.layouts[index])
-            write_json(out / f"{stem}.json", report.to_dict())
-            entry = {
-                **asdict(item),
-                "seed": item.seed,
-                "seconds": len(wave) / pipe.sampling_rate,
-                "steps": options.steps,
-                "guidance": options.guidance,
-                "candidates": options.candidates,
-                "rerank": options.rerank if options.candidates > 1 else None,
-                "rerank_score": kept_scores[index],
-                "no_contrast": options.no_contrast,
-                "layout": None if result.layouts is None else result.layouts[index],
-                **identity,
-                "audio": f"{stem}.wav",
-                "report": f"{stem}.json",
-                "plot": f"{stem}.png",
-                **{key: report.to_dict()[key] for key in ("order_probability", "order_correct", "faithfulness")},
-                "timings": {"generate_s": round(generation_s, 3), "rerank_s": round(rerank_s, 3),
-                            "score_s": round(time.perf_counter() - started, 3)},
-            }
+            settings = {**asdict(item), "steps": options.steps, "guidance": options.guidance,
+                        "candidates": options.candidates, "rerank": options.rerank if options.candidates > 1 else None,
+                        "rerank_score": kept_scores[index], "no_contrast": options.no_contrast, **identity}
+            planned = None if result.layouts is None else result.layouts[index]
+            record = write_clip(out, stem, wave, pipe.sampling_rate, report, settings, planned)
+            # the manifest line: the record without its report (in <stem>.json), with the report's summary
+            entry = {key: value for key, value in record.items() if key != "score"}
+            entry.update({"report": f"{stem}.json",
+                          **{key: record["score"][key] for key in ("order_probability", "order_correct", "faithfulness")},
+                          "timings": {"generate_s": round(generation_s, 3), "rerank_s": round(rerank_s, 3),
+                                      "score_s": round(time.perf_counter() - started, 3)}})
             append_line(shard, entry)
             new_entries.append(entry)
             progress.update(1)

@@ -99,7 +99,7 @@ def run_generate(args, _extra) -> int:
         negative_prompt=args.negative_prompt, layout=None if args.layout == "none" else args.layout,
         canonicalize=args.canonicalize,
     ):
-        print(f"{record['audio']}  faithfulness={record['score']['faithfulness']:.3f}  {record['prompt']!r}")
+        print(f"{args.out / record['audio']}  faithfulness={record['score']['faithfulness']:.3f}  {record['prompt']!r}")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Generate audio for prompts and write, per prompt, the audio (.wav), its score report (.json) and a
-spectrogram with the scorer's event curves (.png)."""
+"""Generate audio for prompts and write, per prompt, the audio (.wav), its record (.json: the settings that made it
+and its score report) and a spectrogram with the scorer's event curves (.png). `write_clip` is the one writer of
+those three files, for `tclap-gen generate` and for batch generation (samples/generate_batch.py) alike."""
 
 from __future__ import annotations
 
@@ -27,6 +28,19 @@ def write_json(path, data) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
 
 
+def write_clip(out, stem: str, wave, sampling_rate: int, report, settings: dict, planned=None) -> dict:
+    """Write <stem>.wav, <stem>.png (spectrogram, event curves and the planned spans) and <stem>.json into `out`;
+    returns the record in the .json: `settings` (prompt, seed, ...), the file names, the clip's length, the layout
+    plan and the score report (`score`). Each file is written under a temporary name and renamed."""
+    out = Path(out)
+    save_audio(out / f"{stem}.wav", wave, sampling_rate)
+    report.plot(out / f"{stem}.png", planned=planned)
+    record = {**settings, "audio": f"{stem}.wav", "plot": f"{stem}.png", "seconds": len(wave) / sampling_rate,
+              "layout": planned, "score": report.to_dict()}
+    write_json(out / f"{stem}.json", record)
+    return record
+
+
 def load_pipeline(model: str, device: str | None = None):
     from .pipelines import TClapAudioLDMPipeline
 
@@ -40,7 +54,7 @@ def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: 
                        seconds: float | None = None, candidates: int = 1, rerank: str | None = "temporal",
                        negative_prompt: str | None = None, pipe=None, scorer=None, layout: str | None = None,
                        canonicalize: bool = False):
-    """Yield one record per prompt after writing its .wav, .json and .png into `out`.
+    """Yield one record per prompt (`write_clip`'s) after writing its .wav, .json and .png into `out`.
 
     Each prompt gets its own generator seeded with `seed`, so its audio does not depend on the other prompts.
     `scorer` (default: a TemporalScorer over the pipeline's T-CLAP) writes the reports; with rerank="temporal" it
@@ -73,23 +87,8 @@ def generate_to_folder(prompts, out, model: str = "mini", seed: int = 0, steps: 
             report = result.reports[0]  # temporal re-ranking already scored the kept candidate with `scorer`
         else:
             report = scorer.score(wave, sampling_rate=pipe.sampling_rate, prompt=prompt)
-        stem = safe_stem(prompt)
-        audio_path = save_audio(out / f"{stem}.wav", wave, pipe.sampling_rate)
-        report.plot(out / f"{stem}.png", planned=None if result.layouts is None else result.layouts[0])
-        record = {
-            "prompt": prompt,
-            "audio": str(audio_path),
-            "model": str(model),
-            "seed": seed,
-            "steps": steps,
-            "guidance": guidance,
-            "seconds": len(wave) / pipe.sampling_rate,
-            "candidates": candidates,
-            "rerank": rerank,
-            "rerank_score": result.scores[0] if result.scores else None,
-            "canonicalize": canonicalize,
-            "layout": None if result.layouts is None else result.layouts[0],
-            "score": report.to_dict(),
-        }
-        write_json(out / f"{stem}.json", record)
-        yield record
+        settings = {"prompt": prompt, "model": str(model), "seed": seed, "steps": steps, "guidance": guidance,
+                    "candidates": candidates, "rerank": rerank,
+                    "rerank_score": result.scores[0] if result.scores else None, "canonicalize": canonicalize}
+        planned = None if result.layouts is None else result.layouts[0]
+        yield write_clip(out, safe_stem(prompt), wave, pipe.sampling_rate, report, settings, planned)

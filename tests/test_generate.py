@@ -2,7 +2,6 @@
 `generate_to_folder` writes is that report (tiny random pipeline, nothing downloaded)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,11 +105,12 @@ def test_generate_scores_the_kept_candidate_once(pipe, tiny_tclap, tmp_path, mon
     best = int(np.argmax([report.faithfulness for report in fresh]))
     assert_same_report_dict(record["score"], fresh[best].to_dict())  # what is written is the kept candidate's report
     assert record["rerank_score"] == pytest.approx(fresh[best].faithfulness, abs=RECOMPUTED_ATOL)
-    saved, rate = load_audio(record["audio"])
+    saved, rate = load_audio(tmp_path / record["audio"])
     assert rate == pipe.sampling_rate
     np.testing.assert_allclose(saved, candidates[best], atol=1.5 / 32767)  # the kept audio (16-bit PCM)
     stem = safe_stem(PROMPTS[0])
-    assert json.loads((tmp_path / f"{stem}.json").read_text())["score"] == record["score"]
+    assert json.loads((tmp_path / f"{stem}.json").read_text()) == record  # the record is what was written
+    assert record["audio"] == f"{stem}.wav" and record["plot"] == f"{stem}.png"
     assert (tmp_path / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -133,4 +133,4 @@ def test_generate_passes_layout_and_canonicalize_and_records_them(pipe, tiny_tcl
                                    canonicalize=True)
     assert record["canonicalize"] is True
     assert [span["text"] for span in record["layout"]] == ["a dog barks", "a car horn honks"]
-    assert json.loads(Path(record["audio"]).with_suffix(".json").read_text())["layout"] == record["layout"]
+    assert json.loads((tmp_path / record["audio"]).with_suffix(".json").read_text())["layout"] == record["layout"]

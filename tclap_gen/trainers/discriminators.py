@@ -14,6 +14,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def conv_features(x: torch.Tensor, convs: nn.ModuleList, out: nn.Module) -> list[torch.Tensor]:
+    """Every conv's LeakyReLU output (the feature-matching targets), then the logits of the last conv `out`."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), 0.1)
+        features.append(x)
+    features.append(out(x))
+    return features
+
+
 class PeriodDiscriminator(nn.Module):
     """The waveform folded into (T / period, period) columns; 2-D convs along time, one column at a time."""
 
@@ -31,12 +41,7 @@ class PeriodDiscriminator(nn.Module):
         pad = (-wave.shape[-1]) % self.period
         x = F.pad(wave, (0, pad), mode="reflect" if pad < wave.shape[-1] else "constant")
         x = x.view(x.shape[0], 1, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            features.append(x)
-        features.append(self.out(x))
-        return features
+        return conv_features(x, self.convs, self.out)
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -56,12 +61,7 @@ class ResolutionDiscriminator(nn.Module):
     def forward(self, wave: torch.Tensor) -> list[torch.Tensor]:
         spec = torch.stft(wave.float(), self.n_fft, self.hop, self.n_fft, self.window, return_complex=True)
         x = torch.log(spec.abs().clamp_min(1e-5)).transpose(1, 2)[:, None]  # (B, 1, frames, bins)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            features.append(x)
-        features.append(self.out(x))
-        return features
+        return conv_features(x, self.convs, self.out)
 
 
 class VocoderDiscriminator(nn.Module):

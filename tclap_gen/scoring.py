@@ -70,7 +70,7 @@ Faithfulness, in [0, 1] and non-decreasing in every part::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -118,11 +118,11 @@ class ScorerCalibration:
         return torch.sigmoid(self.slope * (margin - self.offset))
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("offset", "slope", "window_s", "recall", "false_presence", "mixes")}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> "ScorerCalibration":
-        return cls(**{k: values[k] for k in ("offset", "slope", "window_s", "recall", "false_presence", "mixes")})
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,7 +663,7 @@ class TemporalScorer:
         loud = (levels >= self.silence_db) & (levels >= levels.max() - self.dynamic_range_db)
         if not loud.any():
             return np.full(len(classes), -np.inf)
-        background = self.tclap.embed_text(self.background_texts) if self.background_texts else text_emb[:0]
+        background = self._embed_texts(self.background_texts) if self.background_texts else text_emb[:0]
         cos = (window_emb[loud] @ torch.cat([text_emb, background]).T).cpu().numpy()  # (loud windows, classes + bg)
         index = {text: i for i, text in enumerate(classes)}
         margins = np.empty(len(classes))
@@ -783,7 +783,7 @@ def fit_calibration(scorer: TemporalScorer, examples, classes: Sequence[str],
     whose false presence is at most that (0.1: 0.25 at 0.07; recall is then what the model allows). The slope
     minimises the class-balanced logistic loss around the offset, so that p reads as a probability."""
     classes = list(classes)
-    text_emb = scorer.tclap.embed_text(classes)
+    text_emb = scorer._embed_texts(classes)
     margins, labels = [], []
     for wave, sampling_rate, present in examples:
         margins.append(scorer.class_margins(scorer.prepare(wave, sampling_rate), classes, text_emb))

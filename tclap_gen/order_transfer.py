@@ -188,8 +188,9 @@ def evaluate_transfer(model, pairs: TransferPairs, families=None, phrase=label_t
         for family in families:
             result = tclassify_from_similarity(torch.einsum("nad,ntd->nat", audio, text[family]))
             rows[family] = {"a2t": result.a2t, "t2a": result.t2a, "group": result.group}
-        for mean, members in ((HELDOUT_MEAN, HELDOUT_FAMILIES), (BLIND_MEAN, BLIND_SEQUENTIAL)):
-            chosen = [rows.pop(f) if members is BLIND_SEQUENTIAL else rows[f] for f in families if f in members]
+        heldout = [rows[f] for f in families if f in HELDOUT_FAMILIES]
+        blind = [rows.pop(f) for f in families if f in BLIND_SEQUENTIAL]  # reported only as their mean
+        for mean, chosen in ((HELDOUT_MEAN, heldout), (BLIND_MEAN, blind)):
             if chosen:
                 rows[mean] = {k: float(np.mean([r[k] for r in chosen])) for k in ("a2t", "t2a", "group")}
         results[style] = rows

@@ -2,7 +2,7 @@
 """Fit the TemporalScorer's presence calibration of a T-CLAP on mixes of TRAINING clips, and store it in the model
 folder so that the scorer uses it by default (tclap_gen.scoring.fit_calibration, save_calibration).
 
-The clips are split by recording source exactly as the mini recipe splits them (tclap_gen.datasets.heldout_split);
+The clips are split by recording source exactly as the mini recipe splits them (tclap_gen.datasets.split_clip_lists);
 only the train side is mixed here, so scripts/validate_scorer.py on the held-out side stays held out.
 
     python scripts/calibrate_scorer.py --model tclap_gen/weights/mini --clips ../shared/data/kitchen20/metadata.csv \
@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from tclap_gen.datasets import MixupDataset, heldout_split, read_clip_lists
+from tclap_gen.datasets import MixupDataset, split_clip_lists
 from tclap_gen.scoring import TemporalScorer, fit_calibration, save_calibration
 
 
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         print(f"error: --model {args.model}: its tclap_config.json lists no trained classes to calibrate against",
               file=sys.stderr)
         return 2
-    train, _ = heldout_split(read_clip_lists(args.clips))
+    train, _ = split_clip_lists(args.clips)
     mixes = MixupDataset(train, seconds=scorer.tclap.max_samples / scorer.sampling_rate, num_events=(2, 3),
                          length=args.n, seed=args.seed)
 

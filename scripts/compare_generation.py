@@ -3,7 +3,7 @@
 T-CLAP embeddings (`mini`) than with the same recipe on plain-CLAP embeddings (`mini-clap`)?
 
 Prompts are the captions of 2-event mix-ups of HELD-OUT real clips (tclap_gen.datasets.MixupDataset over
-tclap_gen.datasets.heldout_split, as scripts/validate_scorer.py builds them). Each pipeline generates one clip per
+tclap_gen.datasets.split_clip_lists, as scripts/validate_scorer.py builds them). Each pipeline generates one clip per
 prompt with the same seed; ONE T-CLAP (default: the mini) judges every clip, and the real mix-ups themselves,
 judged the same way, give the ceiling. It judges twice: as TemporalScorer does by default (each window's event
 competes with every class the model was trained on) and with no class competitors (contrast_texts=None: only the
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from tclap_gen.audio import save_audio
-from tclap_gen.datasets import HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, read_clip_lists
+from tclap_gen.datasets import MixupDataset, split_clip_lists
 from tclap_gen.fidelity import generate_clips
 from tclap_gen.scoring import TemporalScorer
 
@@ -91,8 +91,7 @@ def generate(name: str, prompts: list[str], args) -> tuple[list[np.ndarray], int
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    records = read_clip_lists(args.clips)
-    _, heldout = heldout_split(records, seed=HELDOUT_SEED, test_fraction=HELDOUT_FRACTION)
+    _, heldout = split_clip_lists(args.clips)
     mixups = MixupDataset(heldout, sampling_rate=16000, seconds=args.seconds, num_events=(2, 2), length=args.n,
                           seed=args.seed)
     examples = [mixups[i] for i in range(args.n)]

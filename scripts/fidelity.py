@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from tclap_gen.audio import atomic_write, level
-from tclap_gen.datasets import heldout_split, load_labelled_clips, read_clip_lists
+from tclap_gen.datasets import load_labelled_clips, split_clip_lists
 from tclap_gen.fidelity import ClassifierRecipe, SoundClassifier, measure, train_classifier
 
 
@@ -53,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    train, heldout = heldout_split(read_clip_lists(args.clips))
+    train, heldout = split_clip_lists(args.clips)
     recipe = ClassifierRecipe(steps=args.classifier_steps)
     folder = args.classifier_dir / f"classifier-{recipe.key(train)}"
     if (folder / "model.safetensors").is_file():

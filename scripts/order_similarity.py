@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tclap_gen.datasets import MixupDataset, heldout_split, read_clip_metadata
+from tclap_gen.datasets import MixupDataset, split_clip_lists
 from tclap_gen.model import TClap, tiny_tclap
 
 
@@ -36,8 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
 
-    records = [record for csv_path in args.clips for record in read_clip_metadata(csv_path)]
-    _, heldout = heldout_split(records)
+    _, heldout = split_clip_lists(args.clips)
     mixups = MixupDataset(heldout, sampling_rate=16000, seconds=5.0, num_events=(2, 2), length=args.n, seed=args.seed)
     tclap = tiny_tclap(seed=0) if args.model == "tiny" else TClap.from_pretrained(args.model)
     text_cos, audio_cos, margins = [], [], []

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from tclap_gen.datasets import heldout_split, label_to_phrase, load_labelled_clips, read_clip_lists
+from tclap_gen.datasets import label_to_phrase, load_labelled_clips, split_clip_lists
 from tclap_gen.model import TClap
 from tclap_gen.order_transfer import (BLIND_MEAN, HELDOUT_FAMILIES, HELDOUT_MEAN, MIXING_STYLES, TRAINING_FAMILIES,
                                      build_pairs, embed_pairs, evaluate_transfer, parser_reading)
@@ -37,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    _, heldout = heldout_split(read_clip_lists(args.clips))
+    _, heldout = split_clip_lists(args.clips)
     waves_by_label: dict[str, list] = {}
     for wave, label in load_labelled_clips(heldout):
         waves_by_label.setdefault(label, []).append(wave)

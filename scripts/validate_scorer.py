@@ -2,7 +2,7 @@
 """Validate the TemporalScorer on real recordings with known event times.
 
 Builds 2- and 3-event mix-ups (tclap_gen.datasets.MixupDataset) from the HELD-OUT clips of one or more clip lists
-(split by recording source with tclap_gen.datasets.heldout_split, the split the mini recipe trains on), scores each
+(split by recording source with tclap_gen.datasets.split_clip_lists, each list on its own as the mini recipe splits them), scores each
 mix-up against its true caption, and scores the same segments in reversed order against the same caption.
 Prints, by number of events:
 
@@ -34,8 +34,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from tclap_gen.captions import parse_events
-from tclap_gen.datasets import (HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, heldout_split, label_to_phrase,
-                                load_labelled_clips, read_clip_lists)
+from tclap_gen.datasets import (HELDOUT_FRACTION, HELDOUT_SEED, MixupDataset, label_to_phrase, load_labelled_clips,
+                                read_clip_lists, split_clip_lists)
 from tclap_gen.order_transfer import MIXING_STYLES, SAMPLING_RATE, mix_two_timed
 from tclap_gen.scoring import TemporalScorer
 
@@ -74,10 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load_heldout(args) -> list:
-    records = read_clip_lists(args.clips)
     if args.all_clips:
-        return records
-    _, heldout = heldout_split(records, seed=args.heldout_seed, test_fraction=args.heldout_fraction)
+        return read_clip_lists(args.clips)
+    _, heldout = split_clip_lists(args.clips, seed=args.heldout_seed, test_fraction=args.heldout_fraction)
     if not heldout:
         raise SystemExit("the held-out split is empty: give more clips or use --all-clips")
     return heldout

@@ -565,3 +565,21 @@ def test_mixup_template_weights_are_checked_and_used(clips_csv):
         example = dataset[i]
         plan = parse_events(example.caption)
         assert example.caption.index(plan.events[1]) < example.caption.index(plan.events[0])  # B ... after A
+
+
+def test_split_clip_lists_splits_each_list_as_the_recipes_do(tmp_path):
+    """The held-out side every figure reads is the T-CLAP recipes' test side: each clip list split on its own."""
+    from tclap_gen.datasets import heldout_split, split_by_source, split_clip_lists
+
+    lists = []
+    for name in ("a", "b"):
+        rows = ["path,label,fold,source_id"] + [f"{name}{k}.wav,{name}_{k % 3},1,{name}{k // 2}" for k in range(30)]
+        (tmp_path / f"{name}.csv").write_text("\n".join(rows) + "\n")
+        lists.append(tmp_path / f"{name}.csv")
+    train, heldout = split_clip_lists(lists)
+    expected = [split_by_source(read_clip_metadata(p), test_fraction=0.2, seed=0) for p in lists]
+    assert [r.path for r in train] == [r.path for a, _ in expected for r in a]
+    assert [r.path for r in heldout] == [r.path for _, b in expected for r in b]
+    assert [r.path for r in heldout_split(read_clip_metadata(lists[0]))[1]] == [r.path for r in expected[0][1]]
+    union = split_by_source(read_clip_metadata(lists[0]) + read_clip_metadata(lists[1]), test_fraction=0.2, seed=0)
+    assert [r.path for r in union[1]] != [r.path for r in heldout]  # the union's split is another one

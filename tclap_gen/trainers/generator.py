@@ -330,16 +330,15 @@ def build_inference_scheduler(cfg: UnetConfig):
 
 # ------------------------------------------------------------------------------------------------ data
 def train_records(data: DataConfig):
-    """The TRAIN side of split_by_source over the configured clip lists (the T-CLAP recipe's split)."""
-    from tclap_gen.datasets import read_clip_metadata, split_by_source
+    """The TRAIN side of the configured clip lists, each split on its own (datasets.split_clip_lists: the T-CLAP
+    recipe's split). Runs 1-7 split the lists' union instead (a different held-out side)."""
+    from tclap_gen.datasets import split_clip_lists
 
-    records = []
-    for csv in data.csvs:
-        path = Path(data.root) / csv
+    paths = [Path(data.root) / csv for csv in data.csvs]
+    for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"clip list not found: {path} (data.root={data.root!r}; pass --data-root)")
-        records.extend(read_clip_metadata(path))
-    train, _ = split_by_source(records, test_fraction=data.test_fraction, seed=data.split_seed)
+    train, _ = split_clip_lists(paths, seed=data.split_seed, test_fraction=data.test_fraction)
     if data.max_clips:
         train = train[: data.max_clips]
     if not train:

@@ -75,10 +75,10 @@ def main(argv=None) -> int:
                    per_class=args.per_class, seconds=args.seconds, steps=args.steps, guidance=args.guidance,
                    seed=args.seed, log=lambda line: print(line, file=sys.stderr))
     result = {"classifier": str(folder), "heldout_clips": len(heldout_waves), "classes": len(classifier.classes),
-              "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "clips"},
+              "config": {k: v for k, v in vars(args).items() if k != "clips"},
               "rows": rows}
     if args.json_out is not None:
-        atomic_write(args.json_out, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2) + "\n"))
+        atomic_write(args.json_out, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2, default=str) + "\n"))  # paths as text
     print(f"{len(heldout_waves)} held-out clips, {len(classifier.classes)} classes; classifier {folder}")
     print("| what the classifier hears | clips | top-1 | top-5 | top-1 / originals' | log-mel L1 | MR-STFT |")
     print("|---|---|---|---|---|---|---|")

@@ -124,10 +124,12 @@ def test_the_script_writes_its_table_and_json(tmp_path, clips_csv, tiny_tclap):
     script = Path(__file__).resolve().parents[1] / "scripts" / "fidelity.py"
     proc = subprocess.run([sys.executable, str(script), "--clips", str(clips_csv), "--pipelines", str(tmp_path / "pipe"),
                            "--classifier-steps", "2", "--pairs", "2", "--steps", "1", "--seconds", "1.5",
-                           "--classifier-dir", str(tmp_path / "judge"), "--json-out", str(out)],
+                           "--classifier-dir", str(tmp_path / "judge"), "--json-out", str(out),
+                           "--vocoder", str(tmp_path / "pipe" / "vocoder")],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| original |" in proc.stdout and "| 2 events: real held-out recordings" in proc.stdout
     result = json.loads(out.read_text())
     assert result["heldout_clips"] == 6 and "original" in result["rows"]
+    assert result["config"]["vocoder"] == [str(tmp_path / "pipe" / "vocoder")]  # paths recorded as text
     assert len(list((tmp_path / "judge").glob("classifier-*/model.safetensors"))) == 1  # cached for the next run

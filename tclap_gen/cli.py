@@ -51,11 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--json", action="store_true")
     parse.set_defaults(handler=run_parse)
 
-    evaluate = commands.add_parser("eval", help="T-Classify (order) or zero-shot classification on labelled clips")
-    evaluate.add_argument("kind", choices=["tclassify", "zeroshot"])
+    evaluate = commands.add_parser("eval", help="T-Classify (order), zero-shot classification or text-audio retrieval "
+                                                 "of mix-ups, on labelled clips")
+    evaluate.add_argument("kind", choices=["tclassify", "zeroshot", "retrieval"])
     evaluate.add_argument("--model", default=DEFAULT_MODEL)
     evaluate.add_argument("--clips", required=True, type=Path, help="METADATA.csv with at least path,label")
-    evaluate.add_argument("--pairs", type=int, default=200, help="T-Classify: number of clip pairs")
+    evaluate.add_argument("--pairs", type=int, default=200, help="T-Classify and retrieval: number of 2-event mix-ups")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--split", choices=["all", "heldout"], default="all",
                           help="heldout: only the clips the mini recipes hold out (split by source)")

@@ -465,13 +465,18 @@ def _select_records(clips, split: str):
     return records
 
 
+EVAL_KINDS = ("tclassify", "zeroshot", "retrieval")
+
+
 def run_eval(kind: str, model, clips, pairs: int = 200, seed: int = 0, seconds: float | None = None,
              split: str = "all") -> dict:
-    """What `tclap-gen eval tclassify|zeroshot` runs: a JSON-ready dict with the settings and the scores.
+    """What `tclap-gen eval tclassify|zeroshot|retrieval` runs: a JSON-ready dict with the settings and the scores.
+    "retrieval" is text<->audio recall@k among `pairs` two-event mix-ups of the clips and their captions (the
+    distractors are other mixes of the same sounds, in other pairings and orders).
 
     `model` is a built-in name, a folder or Hub id, or an already loaded TClap."""
-    if kind not in ("tclassify", "zeroshot"):
-        raise EvaluationError(f"kind must be 'tclassify' or 'zeroshot', got {kind!r}")
+    if kind not in EVAL_KINDS:
+        raise EvaluationError(f"kind must be one of {', '.join(EVAL_KINDS)}, got {kind!r}")
     records = _select_records(clips, split)
     if isinstance(model, (str, Path)):
         from .model import TClap
@@ -484,6 +489,11 @@ def run_eval(kind: str, model, clips, pairs: int = 200, seed: int = 0, seconds: 
     if kind == "tclassify":
         result = evaluate_tclassify(tclap, records, n_pairs=pairs, seed=seed, seconds=seconds)
         settings.update(seed=seed, seconds=_default_seconds(tclap) if seconds is None else float(seconds))
+    elif kind == "retrieval":
+        seconds = _default_seconds(tclap) if seconds is None else float(seconds)
+        result = retrieval(tclap, build_tclassify_examples(records, pairs, seed=seed, sampling_rate=tclap.sampling_rate,
+                                                           seconds=seconds))
+        settings.update(seed=seed, seconds=seconds)
     else:
         result = zero_shot(tclap, records, seconds=seconds)
     return {**settings, **result.to_dict()}
@@ -509,6 +519,10 @@ def format_result(kind: str, result: dict) -> str:
             f"top-{result['k']} {100 * result['top5']:5.1f} %",
             "per class top-1:",
         ] + [f"  {label:<24} {100 * acc:5.1f} %" for label, acc in sorted(result.get("per_class", {}).items())]
+    elif kind == "retrieval":
+        lines = [head, f"{result['n_audio']} two-event mix-ups, {result['n_captions']} captions, seed {result.get('seed')}"] + [
+            f"{name} R@{k:<2} {100 * result[f'{key}_r{k}']:5.1f} %" for key, name in (("t2a", "text->audio"), ("a2t", "audio->text"))
+            for k in (1, 5, 10)]
     else:
-        raise EvaluationError(f"kind must be 'tclassify' or 'zeroshot', got {kind!r}")
+        raise EvaluationError(f"kind must be one of {', '.join(EVAL_KINDS)}, got {kind!r}")
     return "\n".join(lines)

@@ -316,6 +316,28 @@ def test_retrieval_on_caption_dataset(tiny_tclap, tmp_path):
 # ---------------------------------------------------------------- drift
 
 
+def test_retrieval_of_mixups_from_the_command_line(tiny_tclap, clips_csv, tmp_path, capsys):
+    """`tclap-gen eval retrieval`: recall@k among two-event mix-ups of the clips and their captions."""
+    from tclap_gen.cli import main
+
+    tiny_tclap.save_pretrained(tmp_path / "model")
+    assert main(["eval", "retrieval", "--model", str(tmp_path / "model"), "--clips", str(clips_csv), "--pairs", "6",
+                 "--seed", "2", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    from tclap_gen.datasets import read_clip_metadata
+
+    report = run_eval("retrieval", tiny_tclap, clips_csv, pairs=6, seed=2)
+    assert report["n_audio"] == report["n_captions"] == 6 and report["kind"] == "retrieval"
+    for key in ("t2a", "a2t"):
+        assert 0 <= report[f"{key}_r1"] <= report[f"{key}_r5"] <= report[f"{key}_r10"] == 1.0  # 6 items: R@10 is 1
+    examples = build_tclassify_examples(read_clip_metadata(clips_csv), 6, seed=2, seconds=report["seconds"])
+    direct = retrieval(tiny_tclap, examples)
+    assert direct.to_dict() == {k: report[k] for k in direct.to_dict()}  # the same mix-ups, the same figures
+    assert {k: printed[k] for k in direct.to_dict()} == {k: report[k] for k in direct.to_dict()}
+    text = format_result("retrieval", report)
+    assert "text->audio R@1" in text and "audio->text R@10" in text
+
+
 def test_probe_captions_have_no_temporal_structure():
     assert 15 <= len(DEFAULT_PROBE_CAPTIONS) == len(set(DEFAULT_PROBE_CAPTIONS))
     for caption in DEFAULT_PROBE_CAPTIONS:

@@ -11,7 +11,7 @@ import tempfile
 
 import torch
 
-from tclap_gen.model import TINY_CORPUS
+from tclap_gen.testing import TINY_CORPUS
 
 # Captions the benchmark tokenizer is trained on (the real RoBERTa vocabulary is not available offline; the text
 # model keeps RoBERTa's 50265-entry embedding table regardless, so its size and cost are the real ones).
@@ -85,7 +85,7 @@ def real_text_encoder(seed: int = 0):
 
 
 def tclap_for(size: str, seed: int = 0):
-    from tclap_gen.model import tiny_tclap
+    from tclap_gen.testing import tiny_tclap
 
     check_size(size)
     return tiny_tclap(seed=seed) if size == "tiny" else real_tclap(seed)
@@ -165,7 +165,7 @@ def generator_components(size: str, projection_dim: int, seed: int = 0, sampling
     """vae, unet, scheduler and vocoder of `size` ("tiny" or "real" = AudioLDM-S)."""
     check_size(size)
     if size == "tiny":
-        from tclap_gen.tiny_components import tiny_scheduler, tiny_unet, tiny_vae, tiny_vocoder
+        from tclap_gen.testing import tiny_scheduler, tiny_unet, tiny_vae, tiny_vocoder
 
         return dict(vae=tiny_vae(seed), unet=tiny_unet(projection_dim, seed), scheduler=tiny_scheduler(),
                     vocoder=tiny_vocoder(sampling_rate, seed))

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from tclap_gen.datasets import MixupDataset, split_clip_lists
-from tclap_gen.model import TClap, tiny_tclap
+from tclap_gen.model import TClap
+from tclap_gen.testing import tiny_tclap
 
 
 def main(argv=None) -> int:

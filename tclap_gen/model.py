@@ -8,7 +8,6 @@ loads as a TClap and any TClap loads in plain transformers.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -363,22 +362,3 @@ def add_order_bias(model: ClapModel, strength: float, stages: int = 2) -> None:
             sign = torch.tensor([1.0 if head % 2 == 0 else -1.0 for head in range(table.shape[1])])
             with torch.no_grad():
                 table.add_(strength * row_offset[:, None].to(table) * sign[None, :].to(table))
-
-
-TINY_CORPUS = [
-    "a dog barks then a car horn honks",
-    "glass smashing followed by a bicycle bell",
-    "a door knocks before water splashes",
-    "first typing, then a chainsaw, and finally a blender",
-    "a man speaks while a kettle whistles",
-    "the microwave beeps after the fridge hums",
-    "birds chirp as rain falls on a roof",
-]
-
-
-def tiny_tclap(seed: int = 0, projection_dim: int = 32, sampling_rate: int = 16000) -> TClap:
-    """A random tiny T-CLAP with a tokenizer trained offline on a few captions: for tests, built in seconds."""
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer = build_tokenizer(TINY_CORPUS * 4, tmp, vocab_size=300)
-    size = ClapSize(projection_dim=projection_dim, sampling_rate=sampling_rate)
-    return build_clap(tokenizer, size, seed=seed)

@@ -21,7 +21,7 @@ CLIPS_CSV = TEST_DATA / "clips" / "metadata.csv"
 @pytest.fixture(scope="session")
 def tiny_tclap():
     """A random tiny T-CLAP; session-scoped, so tests must not modify its weights (copy.deepcopy it if needed)."""
-    from tclap_gen.model import tiny_tclap as build
+    from tclap_gen.testing import tiny_tclap as build
 
     return build(seed=0)
 
@@ -35,7 +35,7 @@ def clips_csv() -> Path:
 @pytest.fixture(scope="module")
 def pipe(tiny_tclap):
     """A TClapAudioLDMPipeline of tiny random components around `tiny_tclap`, one per test module."""
-    from tclap_gen.tiny_components import tiny_pipeline
+    from tclap_gen.testing import tiny_pipeline
 
     pipe = tiny_pipeline(tiny_tclap)
     pipe.set_progress_bar_config(disable=True)

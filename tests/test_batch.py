@@ -19,7 +19,7 @@ PROMPTS = ["a dog barks then a car horn honks", "glass smashing followed by a bi
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory, tiny_tclap):
-    from tclap_gen.tiny_components import tiny_pipeline
+    from tclap_gen.testing import tiny_pipeline
 
     folder = tmp_path_factory.mktemp("pipe") / "tiny"
     tiny_pipeline(tiny_tclap).save_pretrained(folder)

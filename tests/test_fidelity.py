@@ -87,7 +87,7 @@ def test_griffin_lim_inverts_a_log_mel_and_the_distances_see_it():
 def mel_pipeline(tclap):
     """A tiny pipeline whose vocoder reads the project's 64-band, 10 ms log-mel, as the measurement needs."""
     from tclap_gen.pipelines import TClapAudioLDMPipeline
-    from tclap_gen.tiny_components import tiny_scheduler, tiny_unet, tiny_vae
+    from tclap_gen.testing import tiny_scheduler, tiny_unet, tiny_vae
     from tclap_gen.vocoder import VocosVocoder
 
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tclap_gen.tiny_components import tiny_pipeline
+from tclap_gen.testing import tiny_pipeline
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

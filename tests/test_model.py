@@ -133,7 +133,8 @@ def _order_gap(tclap) -> float:
 
 
 def test_order_bias_adds_a_directional_pattern_and_makes_order_visible():
-    from tclap_gen.model import add_order_bias, tiny_tclap
+    from tclap_gen.model import add_order_bias
+    from tclap_gen.testing import tiny_tclap
 
     plain, biased = tiny_tclap(seed=3), tiny_tclap(seed=3)
     tables = lambda m: [b.attention.self.relative_position_bias_table.detach().clone()

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from tclap_gen.model import TClap, tiny_tclap as build_tiny_tclap
+from tclap_gen.model import TClap
+from tclap_gen.testing import tiny_tclap as build_tiny_tclap
 from tclap_gen.pipelines import TClapAudioLDMPipeline, TClapAudioLDMPipelineOutput
 from tclap_gen.pipelines.pipeline_tclap_audioldm import best_per_prompt
-from tclap_gen.tiny_components import tiny_pipeline, tiny_scheduler, tiny_unet, tiny_vae, tiny_vocoder
+from tclap_gen.testing import tiny_pipeline, tiny_scheduler, tiny_unet, tiny_vae, tiny_vocoder
 from tolerances import RECOMPUTED_ATOL
 
 PROMPTS = ["a dog barks then a car horn honks", "glass smashing followed by a bicycle bell"]

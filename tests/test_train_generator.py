@@ -224,7 +224,7 @@ def test_unpacked_parts_reassemble_around_another_tclap(trained, tmp_path, clips
     import subprocess
     import sys
 
-    from tclap_gen.model import tiny_tclap
+    from tclap_gen.testing import tiny_tclap
     from tclap_gen.pipelines.pipeline_tclap_audioldm import TClapAudioLDMPipeline
 
     cfg, results, _, _ = trained

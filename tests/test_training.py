@@ -331,7 +331,8 @@ def test_bad_clips_and_captions_are_skipped_logged_and_counted(tmp_path):
 def test_text_tower_from_an_audioldm_folder(tmp_path):
     from accelerate import Accelerator
 
-    from tclap_gen.model import ClapSize, TClap, build_clap, tiny_tclap
+    from tclap_gen.model import ClapSize, TClap, build_clap
+    from tclap_gen.testing import tiny_tclap
 
     # AudioLDM ships its CLAP's text half only: text_encoder/ (ClapTextModelWithProjection) and tokenizer/.
     donor = tiny_tclap(seed=7)

@@ -60,7 +60,7 @@ def test_float16_weights_give_a_finite_wave():
 
 def test_save_load_and_pipeline_folder_round_trip(tiny_tclap, tmp_path):
     from tclap_gen.pipelines import TClapAudioLDMPipeline
-    from tclap_gen.tiny_components import tiny_scheduler, tiny_unet, tiny_vae
+    from tclap_gen.testing import tiny_scheduler, tiny_unet, tiny_vae
 
     vocoder = small(model_in_dim=8, upsample_rates=(2, 2), n_fft=16)
     vocoder.save_pretrained(tmp_path / "vocoder")

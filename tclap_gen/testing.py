@@ -1,13 +1,39 @@
-"""Tiny random AudioLDM-style components (VAE, UNet, scheduler, vocoder) for tests and benchmarks.
+"""Testing utilities (as `transformers.testing_utils` and diffusers' test helpers): tiny random models for tests,
+benchmarks' quick runs and anyone who builds on tclap-gen and wants to test their code without a checkpoint.
 
-The sizes are the smallest that run (as in diffusers' former AudioLDM fast tests): a whole 2-step
-generation takes well under a second on a CPU. Weights are random, so the audio is noise; only shapes, plumbing
-and numerics are meaningful. Every builder takes a seed so two calls give identical weights.
+`tiny_tclap` is a random T-CLAP with a tokenizer trained offline on a few captions; `tiny_vae`, `tiny_unet`,
+`tiny_scheduler`, `tiny_vocoder` and `tiny_pipeline` are AudioLDM-style components of the smallest sizes that run
+(as in diffusers' former AudioLDM fast tests): a whole 2-step generation takes well under a second on a CPU.
+Weights are random, so the audio is noise; only shapes, plumbing and numerics are meaningful. Every builder takes a
+seed so two calls give identical weights.
 """
 
 from __future__ import annotations
 
+import tempfile
+
 import torch
+
+from .model import ClapSize, TClap, build_clap, build_tokenizer
+
+TINY_CORPUS = [
+    "a dog barks then a car horn honks",
+    "glass smashing followed by a bicycle bell",
+    "a door knocks before water splashes",
+    "first typing, then a chainsaw, and finally a blender",
+    "a man speaks while a kettle whistles",
+    "the microwave beeps after the fridge hums",
+    "birds chirp as rain falls on a roof",
+]
+
+
+def tiny_tclap(seed: int = 0, projection_dim: int = 32, sampling_rate: int = 16000) -> TClap:
+    """A random tiny T-CLAP with a tokenizer trained offline on a few captions: for tests, built in seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = build_tokenizer(TINY_CORPUS * 4, tmp, vocab_size=300)
+    size = ClapSize(projection_dim=projection_dim, sampling_rate=sampling_rate)
+    return build_clap(tokenizer, size, seed=seed)
+
 
 
 def tiny_vae(seed: int = 0):

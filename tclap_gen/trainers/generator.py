@@ -172,6 +172,7 @@ class GeneratorConfig:
     mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (Accelerate)
     data: DataConfig = field(default_factory=DataConfig)
     mel: MelConfig = field(default_factory=MelConfig)
+    # the stages, in the order `--stage all` runs them (STAGES)
     vae: VaeConfig = field(default_factory=VaeConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     unet: UnetConfig = field(default_factory=UnetConfig)

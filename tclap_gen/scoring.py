@@ -778,10 +778,10 @@ def fit_calibration(scorer: TemporalScorer, examples, classes: Sequence[str],
     `examples` yields (wave, sampling_rate, phrases present) - mixes of TRAINING clips, so that evaluation on held-out
     recordings stays held out; `classes` are the phrases scored in each (the model's trained classes). Every class is
     scored as a one-event prompt in every example: found where present, a false presence elsewhere. The offset
-    maximises recall minus false presence over the examples (Youden's J: with the shipped mini on held-out 2-event
-    mixes, order judged right 0.60 at false presence 0.17), or with `max_false_presence` it is the lowest margin
-    whose false presence is at most that (0.1: 0.25 at 0.07; recall is then what the model allows). The slope
-    minimises the class-balanced logistic loss around the offset, so that p reads as a probability."""
+    maximises recall minus false presence over the examples (Youden's J; the README gives what it does on held-out
+    mixes), or with `max_false_presence` it is the lowest margin whose false presence is at most that (recall is
+    then what the model allows). The slope minimises the class-balanced logistic loss around the offset, so that p
+    reads as a probability."""
     classes = list(classes)
     text_emb = scorer._embed_texts(classes)
     margins, labels = [], []

@@ -6,9 +6,9 @@ Prompts are the captions of 2-event mix-ups of HELD-OUT real clips (tclap_gen.da
 tclap_gen.datasets.split_clip_lists, as scripts/validate_scorer.py builds them). Each pipeline generates one clip per
 prompt with the same seed; ONE T-CLAP (default: the mini) judges every clip, and the real mix-ups themselves,
 judged the same way, give the ceiling. It judges twice: as TemporalScorer does by default (each window's event
-competes with every class the model was trained on) and with no class competitors (contrast_texts=None: only the
-prompt's other events, "silence" and "background noise"), which a weak closed-vocabulary model needs to find
-anything in 1 s windows. Printed per judge and source:
+competes with every class the model was trained on, through the model's calibration when it has one) and with no
+class competitors (contrast_texts=None: only the prompt's other events, "silence" and "background noise").
+Printed per judge and source:
 
 - order accuracy: share of clips whose events the scorer finds in the prompt's order (order_correct, STEAM rule);
 - both found: share of clips where the scorer finds every event;

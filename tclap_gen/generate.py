@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from .audio import atomic_write, save_audio
+from .layout import plan_agreement
 
 MAX_STEM_CHARS = 60
 
@@ -31,12 +32,15 @@ def write_json(path, data) -> Path:
 def write_clip(out, stem: str, wave, sampling_rate: int, report, settings: dict, planned=None) -> dict:
     """Write <stem>.wav, <stem>.png (spectrogram, event curves and the planned spans) and <stem>.json into `out`;
     returns the record in the .json: `settings` (prompt, seed, ...), the file names, the clip's length, the layout
-    plan and the score report (`score`). Each file is written under a temporary name and renamed."""
+    plan, how the scorer's finds agree with it (`layout.plan_agreement`) and the score report (`score`). Each file
+    is written under a temporary name and renamed."""
     out = Path(out)
     save_audio(out / f"{stem}.wav", wave, sampling_rate)
     report.plot(out / f"{stem}.png", planned=planned)
+    score = report.to_dict()
     record = {**settings, "audio": f"{stem}.wav", "plot": f"{stem}.png", "seconds": len(wave) / sampling_rate,
-              "layout": planned, "score": report.to_dict()}
+              "layout": planned, "plan_agreement": plan_agreement(planned, score["events"]) if planned else None,
+              "score": score}
     write_json(out / f"{stem}.json", record)
     return record
 

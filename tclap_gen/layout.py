@@ -8,6 +8,7 @@ meeting at 0.5), events that share frames share them equally, and `fill` is what
 prompt conditions it). At every frame the event masks plus the fill sum to one.
 
 The pipeline blends the UNet's noise predictions with these masks (see TClapAudioLDMPipeline, `layout=`).
+`plan_agreement` compares a plan with what the temporal scorer then finds in the generated audio.
 """
 
 from __future__ import annotations
@@ -156,3 +157,35 @@ class LayoutBatch:
             cond = self.global_weight * pred[whole] + (1.0 - self.global_weight) * local
             out.append(cond if uncond is None else pred[uncond] + guidance_scale * (cond - pred[uncond]))
         return torch.stack(out)
+
+
+def plan_agreement(planned, events) -> dict:
+    """How well the audio followed its plan: `planned` spans (EventSpan or their dicts) against the scorer's `events`
+    (EventScore or their dicts, as in a report's "events"). Each planned span is matched to the next unmatched
+    reported event with its text. Per event: found, onset and offset errors (s) and the overlap of the found span
+    with the planned one (intersection over union, 0 when not found); then the share found and the means (errors
+    over the events found)."""
+    pending = [e if isinstance(e, dict) else e.to_dict() for e in events]
+    rows = []
+    for span in planned:
+        span = span if isinstance(span, dict) else span.to_dict()
+        match = next((e for e in pending if e["text"] == span["text"]), None)
+        if match is not None:
+            pending.remove(match)
+        row = {"text": span["text"], "found": bool(match and match["present"]), "onset_error_s": None,
+               "offset_error_s": None, "iou": 0.0}
+        if row["found"]:
+            onset, offset = float(match["onset"]), float(match["offset"])
+            inter = max(0.0, min(offset, span["end"]) - max(onset, span["start"]))
+            union = max(offset, span["end"]) - min(onset, span["start"])
+            row.update(onset_error_s=abs(onset - span["start"]), offset_error_s=abs(offset - span["end"]),
+                       iou=inter / union if union > 0 else 0.0)
+        rows.append(row)
+    found = [r for r in rows if r["found"]]
+
+    def mean(values):
+        return sum(values) / len(values) if values else None
+
+    return {"events": rows, "found": mean([float(r["found"]) for r in rows]),
+            "onset_error_s": mean([r["onset_error_s"] for r in found]),
+            "offset_error_s": mean([r["offset_error_s"] for r in found]), "iou": mean([r["iou"] for r in rows])}

@@ -134,3 +134,6 @@ def test_generate_passes_layout_and_canonicalize_and_records_them(pipe, tiny_tcl
     assert record["canonicalize"] is True
     assert [span["text"] for span in record["layout"]] == ["a dog barks", "a car horn honks"]
     assert json.loads((tmp_path / record["audio"]).with_suffix(".json").read_text())["layout"] == record["layout"]
+    agreement = record["plan_agreement"]  # the plan against what the scorer found
+    assert [row["text"] for row in agreement["events"]] == ["a dog barks", "a car horn honks"]
+    assert agreement["found"] == sum(e["present"] for e in record["score"]["events"]) / 2

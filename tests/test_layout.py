@@ -130,3 +130,22 @@ def test_the_report_plot_draws_the_planned_spans(tiny_tclap):
                                    {"text": "a car horn honks", "start": 1.5, "end": 3.0}])
     texts = [t.get_text() for t in planned.axes[0].texts]
     assert texts == ["plan: a dog barks", "plan: a car horn honks"] and not plain.axes[0].texts
+
+
+def test_plan_agreement_matches_planned_spans_to_found_events():
+    from tclap_gen.layout import EventSpan, plan_agreement
+
+    planned = [EventSpan("a dog barks", 0.0, 2.0), EventSpan("a car horn honks", 2.0, 5.0),
+               EventSpan("a dog barks", 5.0, 6.0)]
+    events = [{"text": "a dog barks", "onset": 0.5, "offset": 2.0, "present": True, "confidence": 0.9},
+              {"text": "a car horn honks", "onset": None, "offset": None, "present": False, "confidence": 0.1},
+              {"text": "a dog barks", "onset": 4.0, "offset": 6.0, "present": True, "confidence": 0.8}]
+    agreement = plan_agreement(planned, events)
+    first, horn, second = agreement["events"]
+    assert first == {"text": "a dog barks", "found": True, "onset_error_s": 0.5, "offset_error_s": 0.0, "iou": 0.75}
+    assert horn["found"] is False and horn["iou"] == 0.0 and horn["onset_error_s"] is None
+    assert second["onset_error_s"] == 1.0 and second["iou"] == 0.5  # matched to the second "a dog barks"
+    assert agreement["found"] == 2 / 3 and agreement["onset_error_s"] == 0.75 and agreement["offset_error_s"] == 0.0
+    assert agreement["iou"] == (0.75 + 0.0 + 0.5) / 3
+    nothing = plan_agreement(planned[:1], [])
+    assert nothing["found"] == 0.0 and nothing["onset_error_s"] is None

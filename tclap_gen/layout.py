@@ -13,11 +13,12 @@ The pipeline blends the UNet's noise predictions with these masks (see TClapAudi
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import torch
 
-from .captions import parse_events
+from .captions import BEFORE, parse_events
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,57 @@ def plan_layout(caption: str, seconds: float, durations: dict[str, float] | None
     return spans
 
 
+_NUMBER, _UNIT = r"(\d+(?:\.\d+)?)", r"\s*(?:s|secs?|seconds?)\b"
+# An event's own time at the end of its text: "from 0 to 2 s", "0-2 s", "(0 - 2 s)", "at 2.5 s", "starting at 3 s".
+# The last number needs its unit: "knocks 2 to 3 times" states no time.
+_SPAN_RE = re.compile(rf"\s*\(?\s*(?:from\s+|between\s+)?{_NUMBER}(?:{_UNIT})?\s*(?:to|-|–|and|until)\s*{_NUMBER}{_UNIT}"
+                      r"\s*\)?$", re.I)
+_START_RE = re.compile(rf"\s*\(?\s*(?:starting\s+|beginning\s+)?at\s+{_NUMBER}{_UNIT}\s*\)?$", re.I)
+
+
+def timed_spans(caption: str, seconds: float) -> list[EventSpan] | None:
+    """The spans a caption states itself ("a dog barks from 0 to 2 s, then a car horn honks at 2.5 s"), or None
+    when no event of it states a time. Each event may end with "from X to Y s", "X-Y s", "(X-Y s)" or "at X s"; an
+    event with a start only lasts until the next event starts (the last one: until the clip's end). The time is
+    cut from the event's text (the event row is conditioned on "a dog barks"). Raises ValueError naming the event
+    when one event states a time and another does not, a span lies outside the clip or is reversed, or two events
+    joined by a sequence connective overlap."""
+    plan = parse_events(caption)
+    found = []
+    for event in plan.events:
+        span, start = _SPAN_RE.search(event), _START_RE.search(event)
+        match = span or start
+        if match is None:
+            found.append((event, None, None))
+            continue
+        end = float(span.group(2)) if span else None
+        found.append((event[: match.start()].strip(" ,"), float(match.group(1)), end))
+    if all(start is None for _, start, _ in found):
+        return None
+    untimed = [text for text, start, _ in found if start is None]
+    if untimed:
+        raise ValueError(f"caption {caption!r}: the event {untimed[0]!r} states no time while others do; "
+                         "give every event a time, or none")
+    spans = []
+    for i, (text, start, end) in enumerate(found):
+        if end is None:
+            later = [s for _, s, _ in found[i + 1:] if s > start]
+            end = later[0] if later else seconds
+        spans.append((text, start, end))
+    spans = check_spans(spans, seconds, name="caption times")
+    for i, relation in enumerate(plan.relations):
+        if relation == BEFORE and spans[i].end > spans[i + 1].start + 1e-6:
+            raise ValueError(f"caption {caption!r}: {spans[i].text!r} ({spans[i].start:g}-{spans[i].end:g} s) comes "
+                             f"before {spans[i + 1].text!r} but overlaps it ({spans[i + 1].start:g} s)")
+    return spans
+
+
 def auto_spans(caption: str, seconds: float, durations: dict[str, float] | None = None) -> list[EventSpan]:
-    """What layout="auto" conditions on: plan_layout's spans, or none for a caption of one event (plain
-    generation, no event rows)."""
+    """What layout="auto" conditions on: the caption's own times when it states them (`timed_spans`), else
+    plan_layout's spans; none for a caption of one event without a time (plain generation, no event rows)."""
+    timed = timed_spans(caption, seconds)
+    if timed is not None:
+        return timed
     spans = plan_layout(caption, seconds, durations)
     return spans if len(spans) > 1 else []
 

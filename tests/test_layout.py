@@ -88,6 +88,47 @@ def test_a_single_event_with_layout_is_plain_generation(pipe):
     np.testing.assert_allclose(laid_out.audios, plain, rtol=0, atol=RECOMPUTED_ATOL)  # another call: tolerances.py
 
 
+TIMED_CASES = [
+    ("a dog barks from 0 to 2 s, then a car horn honks at 2.5 s", [("a dog barks", 0, 2), ("a car horn honks", 2.5, 5)]),
+    ("a dog barks (0-2 s) then a car horn honks (2.5 - 5 seconds)", [("a dog barks", 0, 2), ("a car horn honks", 2.5, 5)]),
+    ("a bell rings at 1 s, then glass smashes at 3 s", [("a bell rings", 1, 3), ("glass smashes", 3, 5)]),
+    ("a dog barks between 1 and 2 s", [("a dog barks", 1, 2)]),
+    ("a dog barks from 0 to 4 s while rain falls from 0 to 5 s", [("a dog barks", 0, 4), ("rain falls", 0, 5)]),
+]
+
+
+@pytest.mark.parametrize("caption, spans", TIMED_CASES)
+def test_captions_with_times_give_their_spans(caption, spans):
+    from tclap_gen.layout import auto_spans, timed_spans
+
+    expected = [EventSpan(text, float(start), float(end)) for text, start, end in spans]
+    assert timed_spans(caption, 5.0) == expected == auto_spans(caption, 5.0)
+
+
+def test_captions_without_times_or_with_bad_ones():
+    from tclap_gen.layout import timed_spans
+
+    assert timed_spans("a dog barks then a car horn honks", 5.0) is None
+    assert timed_spans("a door knocks 2 to 3 times then a bell rings", 5.0) is None  # no unit: not a time
+    with pytest.raises(ValueError, match="'a car horn' states no time"):
+        timed_spans("a dog barks from 0 to 2 s then a car horn", 5.0)
+    with pytest.raises(ValueError, match="comes before 'a car horn honks' but overlaps it"):
+        timed_spans("a dog barks from 0 to 3 s, then a car horn honks at 2.5 s", 5.0)
+    with pytest.raises(ValueError, match=r"`caption times\[0\]`.*the clip's 5 s"):
+        timed_spans("a dog barks from 3 to 9 s", 5.0)
+    with pytest.raises(ValueError, match=r"`caption times\[0\]`"):
+        timed_spans("a dog barks from 3 to 1 s", 5.0)
+
+
+def test_a_caption_with_times_conditions_as_explicit_events(pipe):
+    caption = "a dog barks from 0 to 0.1 s, then a car horn honks at 0.15 s"
+    timed = run(pipe, caption, seed=2, layout="auto")
+    assert timed.layouts == [[{"text": "a dog barks", "start": 0.0, "end": 0.1},
+                              {"text": "a car horn honks", "start": 0.15, "end": SECONDS}]]
+    explicit = run(pipe, caption, seed=2, events=[("a dog barks", 0.0, 0.1), ("a car horn honks", 0.15, SECONDS)])
+    np.testing.assert_allclose(timed.audios, explicit.audios, rtol=0, atol=RECOMPUTED_ATOL)  # another call
+
+
 def test_whole_prompt_weight_one_is_plain_generation(pipe):
     """layout_weight=1 keeps only the whole-prompt prediction: the blend must reduce to plain guidance."""
     plain = run(pipe, "a dog barks then a car horn honks", seed=4).audios

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from tclap_gen.audio import atomic_write
 from tclap_gen.captions import MAX_CAPTION_CHARS
 from tclap_gen.generate import MAX_STEM_CHARS, safe_stem, write_clip, write_json
-from tclap_gen.layout import auto_spans
+from tclap_gen.layout import auto_spans, check_spans
 
 MANIFEST = "manifest.jsonl"
 
@@ -45,6 +45,7 @@ class PromptItem:
     seed: int
     negative_prompt: str | None = None
     seconds: float | None = None
+    events: list | None = None  # [[text, start_s, end_s], ...]: the layout spans of this prompt (.jsonl / .csv)
 
 
 @dataclass
@@ -64,11 +65,12 @@ class BatchOptions:
 
 # ----- reading prompts -----
 def read_prompts(path, base_seed: int = 0) -> list[PromptItem]:
-    """Prompts from .txt, .jsonl or .csv (UTF-8, with or without a byte-order mark). Missing ids are made from the
-    prompt text (stable across edits of other lines); missing seeds are derived from (base_seed, id). Anything the
-    batch could not generate is a ValueError naming the file and the entry: text that is not UTF-8, a JSON line that
-    is not an object, an empty or over-long prompt (captions.MAX_CAPTION_CHARS), a seed that is not an integer,
-    seconds that are not a positive number, a duplicate id."""
+    """Prompts from .txt, .jsonl or .csv (UTF-8, with or without a byte-order mark). .jsonl and .csv entries may give
+    `events` ([[text, start_s, end_s], ...]; JSON in a CSV cell): the spans that entry's events condition. Missing ids
+    are made from the prompt text (stable across edits of other lines); missing seeds are derived from (base_seed,
+    id). Anything the batch could not generate is a ValueError naming the file and the entry: text that is not UTF-8,
+    a JSON line that is not an object, an empty or over-long prompt (captions.MAX_CAPTION_CHARS), a seed that is not
+    an integer, seconds that are not a positive number, events that are not valid spans, a duplicate id."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"prompts file not found: {path}")
@@ -133,7 +135,16 @@ def read_prompts(path, base_seed: int = 0) -> list[PromptItem]:
             if not math.isfinite(seconds) or seconds <= 0:
                 raise ValueError(f"{where}: seconds must be a positive number, got {row['seconds']!r}")
         negative = row.get("negative_prompt")
-        items.append(PromptItem(item_id, prompt, seed, str(negative) if negative not in (None, "") else None, seconds))
+        events = row.get("events")
+        if events not in (None, ""):
+            try:
+                events = json.loads(events) if isinstance(events, str) else events  # a CSV cell holds JSON
+                spans = check_spans(events, seconds if seconds is not None else math.inf, name=f"events of entry {number}")
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{where}: {error}") from None
+            events = [[span.text, span.start, span.end] for span in spans]
+        items.append(PromptItem(item_id, prompt, seed, str(negative) if negative not in (None, "") else None, seconds,
+                                events or None))
     return items
 
 
@@ -227,9 +238,11 @@ def generate_batch(items: list[PromptItem], out, options: BatchOptions, pipe=Non
         negative_embeds = embeddings.get([item.negative_prompt or "" for item in batch])
         generators = [torch.Generator().manual_seed(item.seed + k) for item in batch for k in range(options.candidates)]
         events = None
-        if options.layout == "auto":  # planned from each prompt's text (the pipeline sees cached embeddings)
+        if options.layout == "auto" or any(item.events for item in batch):
+            # each prompt's own spans, else planned from its text (the pipeline sees cached embeddings); [] = plain
             length = seconds if seconds is not None else pipe.default_audio_length_in_s
-            events = [auto_spans(item.prompt, length) for item in batch]
+            events = [check_spans(item.events, length, f"events of {item.id!r}") if item.events
+                      else auto_spans(item.prompt, length) if options.layout == "auto" else [] for item in batch]
         # Prompts go in as cached embeddings; re-ranking (which needs the prompt text) is done here, per prompt,
         # with the pipeline's own scoring and selection.
         result = pipe(

@@ -117,6 +117,28 @@ def test_layout_reaches_the_pipeline_and_the_manifest(tmp_path, tiny_folder):
     assert layouts["glass smashing"] == []  # one event: plain generation
 
 
+def test_jsonl_events_with_times_are_each_prompts_layout(tmp_path, tiny_folder):
+    """A .jsonl entry's `events` conditions its prompt (with or without --layout); the others generate plainly."""
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "timed", "prompt": "a dog barks then a bell rings",
+                                   "events": [["a dog barks", 0, 0.25], ["a bell rings", 0.5, 1.0]]}) + "\n"
+                       + json.dumps({"id": "plain", "prompt": "glass smashing"}) + "\n")
+    assert gb.main([str(prompts), "--model", str(tiny_folder), "--steps", "2", "--seconds", "1", "--no-html",
+                    "--out", str(tmp_path / "o")]) == 0
+    entries = {e["id"]: e for e in map(json.loads, (tmp_path / "o" / "manifest.jsonl").read_text().splitlines())}
+    assert entries["timed"]["layout"] == [{"text": "a dog barks", "start": 0.0, "end": 0.25},
+                                          {"text": "a bell rings", "start": 0.5, "end": 1.0}]
+    assert entries["timed"]["events"] == [["a dog barks", 0.0, 0.25], ["a bell rings", 0.5, 1.0]]
+    assert entries["plain"]["layout"] == [] and entries["timed"]["plan_agreement"]["events"][0]["text"] == "a dog barks"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "a dog barks", "seconds": 2, "events": [["a dog barks", 1, 3]]}) + "\n")
+    with pytest.raises(ValueError, match=r"entry 1: `events of entry 1\[0\]`.*the clip's 2 s"):
+        gb.read_prompts(bad)
+    bad.write_text(json.dumps({"prompt": "a dog barks", "events": "soon"}) + "\n")
+    with pytest.raises(ValueError, match="entry 1"):
+        gb.read_prompts(bad)
+
+
 def test_embedding_cache_computes_each_distinct_prompt_once(tiny_folder):
     from tclap_gen.generate import load_pipeline
 

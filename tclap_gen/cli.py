@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--plot", type=Path, help="also write the spectrogram with event curves to this PNG")
     score.add_argument("--no-contrast", action="store_true",
                        help="events compete only with each other, silence and background noise, not with every class "
-                            "the model was trained on (what the small mini needs to find events in 1 s windows)")
+                            "the model was trained on (and the model's calibration is not used): finds more, and more "
+                            "that is not there")
     score.set_defaults(handler=run_score)
 
     parse = commands.add_parser("parse", help="parse a caption into events in temporal order")

@@ -655,23 +655,24 @@ class TemporalScorer:
                 curves.append(self.calibration.presence(margin))
         return torch.stack(curves).cpu().numpy().astype(np.float64)
 
-    def class_margins(self, wave: np.ndarray, classes: list[str], text_emb: torch.Tensor) -> np.ndarray:
+    def class_rivals(self, classes: list[str]) -> tuple[list[str], list[list[int]]]:
+        """(texts, rivals): the classes then the background texts, and for each class the indices (into texts) of
+        its competitors as a one-event prompt. Computed once for `class_margins`, which runs per example."""
+        texts = classes + [t for t in self.background_texts if t not in classes]
+        index = {text: i for i, text in enumerate(texts)}
+        return texts, [[index[c] for c in self._competitor_pool([event]) if c in index] for event in classes]
+
+    def class_margins(self, wave: np.ndarray, text_emb: torch.Tensor, rivals: list[list[int]]) -> np.ndarray:
         """(classes,) each class's best margin over its competitors across the loud windows of mono `wave`: what
-        `fit_calibration` thresholds (each class scored as a one-event prompt)."""
+        `fit_calibration` thresholds (each class scored as a one-event prompt). `text_emb` and `rivals` embed and
+        index `class_rivals`' texts."""
         _, window_emb = self.window_embeddings(wave)
         levels = self.window_levels_db(wave)
         loud = (levels >= self.silence_db) & (levels >= levels.max() - self.dynamic_range_db)
         if not loud.any():
-            return np.full(len(classes), -np.inf)
-        background = self._embed_texts(self.background_texts) if self.background_texts else text_emb[:0]
-        cos = (window_emb[loud] @ torch.cat([text_emb, background]).T).cpu().numpy()  # (loud windows, classes + bg)
-        index = {text: i for i, text in enumerate(classes)}
-        margins = np.empty(len(classes))
-        for i, event in enumerate(classes):
-            rivals = [index[c] for c in self._competitor_pool([event]) if c in index]
-            rivals += list(range(len(classes), cos.shape[1]))
-            margins[i] = float((cos[:, i] - cos[:, rivals].max(axis=1)).max())
-        return margins
+            return np.full(len(rivals), -np.inf)
+        cos = (window_emb[loud] @ text_emb.T).cpu().numpy()  # (loud windows, texts)
+        return np.array([float((cos[:, i] - cos[:, others].max(axis=1)).max()) for i, others in enumerate(rivals)])
 
     def score(self, wave, sampling_rate: int, prompt: str) -> ScoreReport:
         """Score `wave` ((samples,) or (channels, samples), any rate, float or integer PCM) against `prompt`."""
@@ -783,10 +784,11 @@ def fit_calibration(scorer: TemporalScorer, examples, classes: Sequence[str],
     then what the model allows). The slope minimises the class-balanced logistic loss around the offset, so that p
     reads as a probability."""
     classes = list(classes)
-    text_emb = scorer._embed_texts(classes)
+    texts, rivals = scorer.class_rivals(classes)
+    text_emb = scorer._embed_texts(texts)
     margins, labels = [], []
     for wave, sampling_rate, present in examples:
-        margins.append(scorer.class_margins(scorer.prepare(wave, sampling_rate), classes, text_emb))
+        margins.append(scorer.class_margins(scorer.prepare(wave, sampling_rate), text_emb, rivals))
         labels.append([c in present for c in classes])
     margin, label = np.concatenate(margins), np.concatenate(labels).astype(bool)
     if not label.any() or label.all():

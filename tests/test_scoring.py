@@ -381,7 +381,7 @@ def test_fit_calibration_picks_the_lowest_offset_within_the_false_presence_limit
     # per example: the margins of classes a-d; "a" is present in every example, the rest never
     rows = iter([np.array([0.30, 0.10, -0.20, -0.40]), np.array([0.05, 0.00, -0.10, -0.30]),
                  np.array([0.20, -0.05, 0.02, -0.50])] * 2)
-    monkeypatch.setattr(scorer, "class_margins", lambda wave, classes, text_emb: next(rows))
+    monkeypatch.setattr(scorer, "class_margins", lambda wave, text_emb, rivals: next(rows))
     examples = [(np.zeros(SR, np.float32), SR, {"a"})] * 3
     fitted = fit_calibration(scorer, examples, classes, max_false_presence=0.2)
     # negatives sorted: -0.5 -0.4 -0.3 -0.2 -0.1 -0.05 0.0 0.02 0.1; at most 0.2 of 9 may pass: offset 0.02 lets

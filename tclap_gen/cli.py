@@ -52,17 +52,37 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--json", action="store_true")
     parse.set_defaults(handler=run_parse)
 
-    evaluate = commands.add_parser("eval", help="T-Classify (order), zero-shot classification or text-audio retrieval "
-                                                 "of mix-ups, on labelled clips")
-    evaluate.add_argument("kind", choices=["tclassify", "zeroshot", "retrieval"])
-    evaluate.add_argument("--model", default=DEFAULT_MODEL)
-    evaluate.add_argument("--clips", required=True, type=Path, help="METADATA.csv with at least path,label")
-    evaluate.add_argument("--pairs", type=int, default=200, help="T-Classify and retrieval: number of 2-event mix-ups")
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--split", choices=["all", "heldout"], default="all",
-                          help="heldout: only the clips the mini recipes hold out (split by source)")
-    evaluate.add_argument("--json", action="store_true")
-    evaluate.set_defaults(handler=run_eval)
+    evaluate = commands.add_parser("eval", help="evaluate a T-CLAP on labelled clips (tclassify, zeroshot, retrieval) "
+                                                 "or generated clips against their captions (generation)")
+    kinds = evaluate.add_subparsers(dest="kind", required=True)
+    for kind, text in (("tclassify", "T-Classify: is the caption in the right order preferred over the reversed one"),
+                       ("zeroshot", "zero-shot classification of single clips"),
+                       ("retrieval", "text-audio retrieval among 2-event mix-ups")):
+        one = kinds.add_parser(kind, help=text)
+        one.add_argument("--model", default=DEFAULT_MODEL)
+        one.add_argument("--clips", required=True, type=Path, help="METADATA.csv with at least path,label")
+        one.add_argument("--pairs", type=int, default=200, help="T-Classify and retrieval: number of 2-event mix-ups")
+        one.add_argument("--seed", type=int, default=0)
+        one.add_argument("--split", choices=["all", "heldout"], default="all",
+                         help="heldout: only the clips the mini recipes hold out (split by source)")
+        one.add_argument("--json", action="store_true")
+        one.set_defaults(handler=run_eval)
+    generation = kinds.add_parser("generation", help="generated clips DIR/ID.wav against AudioTime-format captions: "
+                                                     "STEAM-form temporal metrics, CLAP score, FD and KL")
+    generation.add_argument("dir", type=Path, metavar="DIR", help="folder of generated clips ID.wav")
+    generation.add_argument("--captions", required=True, type=Path,
+                            help='JSON {ID: {"caption": str, "event": {label: [[onset, offset], ...]}}} (AudioTime)')
+    generation.add_argument("--reference", type=Path, help="folder of reference clips ID.wav: adds FD and KL")
+    generation.add_argument("--model", default=DEFAULT_MODEL, help="T-CLAP of the grounding TemporalScorer")
+    generation.add_argument("--embedding-model", help="CLAP for the CLAP score, FD and KL (default: --model)")
+    generation.add_argument("--task", choices=["auto", "ordering", "timestamp", "duration", "frequency"], default="auto",
+                            help="how to read the labels' values: auto = [onset, offset] pairs; duration = one duration "
+                                 "per label; frequency = the onsets of its occurrences (AudioTime's files)")
+    generation.add_argument("--csv", type=Path, help="write one row per (clip, label) to this CSV")
+    generation.add_argument("--plot", type=Path, help="write the ordering outcomes and onsets to this PNG")
+    generation.add_argument("--no-progress", action="store_true", help="no progress bar")
+    generation.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    generation.set_defaults(handler=run_eval_generation)
 
     batch = commands.add_parser("batch", help="generate a prompts file (resumable; see samples/generate_batch.py)",
                                 add_help=False)
@@ -134,6 +154,26 @@ def run_eval(args, _extra) -> int:
 
     result = evaluate(args.kind, args.model, str(args.clips), pairs=args.pairs, seed=args.seed, split=args.split)
     print(json.dumps(result, indent=2) if args.json else format_result(args.kind, result))
+    return 0
+
+
+def run_eval_generation(args, _extra) -> int:
+    from .eval_generation import evaluate_generation, read_audiotime_captions
+    from .model import TClap
+    from .scoring import TemporalScorer
+
+    read_audiotime_captions(args.captions, args.task)  # a bad file fails before a model is loaded
+    if not args.dir.is_dir():
+        raise NotADirectoryError(f"DIR {args.dir}: not a folder of generated clips")
+    scorer = TemporalScorer.from_pretrained(args.model)
+    embedder = TClap.from_pretrained(args.embedding_model) if args.embedding_model else None
+    report = evaluate_generation(args.dir, args.captions, scorer, embedder=embedder, reference=args.reference,
+                                 task=args.task, progress=not args.no_progress)
+    if args.csv:
+        report.write_rows(args.csv)
+    if args.plot:
+        report.plot(args.plot)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 
 

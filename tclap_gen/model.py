@@ -62,6 +62,7 @@ class TClap:
         self.model = model.eval()
         self.processor = processor
         self.info = info or TClapInfo()
+        self.name_or_path: str | None = None  # what from_pretrained was given (for reports)
 
     # ----- loading and saving -----
     @classmethod
@@ -81,12 +82,16 @@ class TClap:
                     feature_extractor=ClapFeatureExtractor.from_pretrained(str(folder / "feature_extractor")),
                     tokenizer=RobertaTokenizer.from_pretrained(str(folder / "tokenizer")),
                 )
-                return cls(model, processor, read_info(folder / TCLAP_SUBFOLDER)).to(device=device, dtype=dtype)
+                tclap = cls(model, processor, read_info(folder / TCLAP_SUBFOLDER))
+                tclap.name_or_path = str(name_or_path)
+                return tclap.to(device=device, dtype=dtype)
             if not (folder / "config.json").is_file():
                 raise FileNotFoundError(f"{folder}: not a CLAP folder (no config.json)")
         model = ClapModel.from_pretrained(str(source), use_safetensors=True, dtype=dtype)
         processor = ClapProcessor.from_pretrained(str(source))
-        return cls(model, processor, read_info(Path(str(source)))).to(device=device, dtype=dtype)
+        tclap = cls(model, processor, read_info(Path(str(source))))
+        tclap.name_or_path = str(name_or_path)
+        return tclap.to(device=device, dtype=dtype)
 
     def save_pretrained(self, folder) -> Path:
         """Write model (safetensors), processor and tclap_config.json; a folder that exists is replaced file by file."""

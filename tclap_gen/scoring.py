@@ -435,6 +435,16 @@ def contrast_for_prompt(candidates: Sequence[str], events: Sequence[str]) -> lis
 # The scorer
 
 
+@dataclass
+class _Timeline:
+    curves: np.ndarray  # (events, windows) presence, 0 in silent windows
+    times: np.ndarray  # window centres, s
+    silent: np.ndarray  # (windows,) bool
+    duration: float
+    bounds: tuple  # (starts, ends) of the windows, s
+    loud: np.ndarray | None  # 10 ms frames above the energy gate (None: no edge refinement)
+
+
 class TemporalScorer:
     """Scores audio (ours or any model's) against a prompt with a T-CLAP; see the module docstring for the rules.
 
@@ -689,20 +699,8 @@ class TemporalScorer:
         texts = list(dict.fromkeys(events + competitors + captions))
         text_emb = dict(zip(texts, self._embed_texts(texts)))
 
-        times, window_emb = self.window_embeddings(wave)
-        curves = self.presence_curves(window_emb, events, relations, text_emb, competitors)
-        levels = self.window_levels_db(wave)
-        silent = (levels < self.silence_db) | (levels < levels.max() - self.dynamic_range_db)
-        curves[:, silent] = 0.0
-
-        duration = len(wave) / self.sampling_rate
-        starts = self.window_starts(len(wave)) / self.sampling_rate
-        bounds = (starts, np.minimum(starts + self.window_s, duration))
-        loud = None
-        if self.refine:
-            frames = frame_levels_db(wave, self.sampling_rate)
-            loud = (frames >= self.silence_db) & (frames >= frames.max() - self.dynamic_range_db)
-        scores = self._event_scores(events, curves, times, duration, bounds, loud)
+        timeline = self._timeline(wave, events, relations, text_emb, competitors)
+        scores = self._event_scores(events, timeline)
         spans = [(e.onset, e.offset) if e.present else None for e in scores]
         order_correct = order_is_correct(spans, relations)
 
@@ -721,12 +719,12 @@ class TemporalScorer:
             order_probability=order_probability,
             order_correct=order_correct,
             faithfulness=faithfulness_score([e.confidence for e in scores], order_correct, order_probability),
-            curves=curves,
-            times=times,
+            curves=timeline.curves,
+            times=timeline.times,
             window_s=self.window_s,
             hop_s=self.hop_s,
             threshold=self.threshold,
-            silent=silent,
+            silent=timeline.silent,
             order_candidates=candidates,
             competitors=competitors,
             warnings=self._unknown_event_warnings(events),
@@ -734,18 +732,44 @@ class TemporalScorer:
             sampling_rate=self.sampling_rate,
         )
 
-    def _event_scores(self, events, curves, times, duration, bounds=None, loud=None) -> list[EventScore]:
-        """Spans per event; an event text named k times takes its k strongest runs, in time order.
+    def _timeline(self, wave: np.ndarray, events, relations, text_emb, competitors) -> "_Timeline":
+        """Presence curves of `events` over the windows of mono `wave`, silent windows zeroed, and what span edges
+        are refined with."""
+        times, window_emb = self.window_embeddings(wave)
+        curves = self.presence_curves(window_emb, events, relations, text_emb, competitors)
+        levels = self.window_levels_db(wave)
+        silent = (levels < self.silence_db) | (levels < levels.max() - self.dynamic_range_db)
+        curves[:, silent] = 0.0
+        duration = len(wave) / self.sampling_rate
+        starts = self.window_starts(len(wave)) / self.sampling_rate
+        loud = None
+        if self.refine:
+            frames = frame_levels_db(wave, self.sampling_rate)
+            loud = (frames >= self.silence_db) & (frames >= frames.max() - self.dynamic_range_db)
+        return _Timeline(curves, times, silent, duration, (starts, np.minimum(starts + self.window_s, duration)), loud)
 
-        With `bounds` ((starts, ends) of the windows in s) and `loud` (10 ms frames above the energy gate), each
-        span's edges are refined to where the sound starts or stops inside its first and last window."""
+    def _spans(self, curve: np.ndarray, timeline: "_Timeline", count: int) -> list[tuple[float, float, int, int]]:
+        """The `count` strongest runs of `curve` as (onset, offset, start, stop), edges refined when `refine`."""
+        runs = curve_spans(curve, timeline.times, self.threshold, timeline.duration, self.fill_gap_s, count=count)
+        if timeline.loud is None:
+            return runs
+        starts, ends = timeline.bounds
+        refined = []
+        for onset, offset, start, stop in runs:
+            onset, offset = refine_span(onset, offset, (starts[start], ends[start]), (starts[stop - 1], ends[stop - 1]),
+                                        timeline.loud, FRAME_S)
+            refined.append((onset, offset, start, stop))
+        return refined
+
+    def _event_scores(self, events, timeline: "_Timeline") -> list[EventScore]:
+        """Spans per event; an event text named k times takes its k strongest runs, in time order."""
         out: list[EventScore | None] = [None] * len(events)
         rows = {}
         for i, event in enumerate(events):
             rows.setdefault(event, []).append(i)
         for event, indices in rows.items():
-            curve = curves[indices[0]]
-            runs = curve_spans(curve, times, self.threshold, duration, self.fill_gap_s, count=len(indices))
+            curve = timeline.curves[indices[0]]
+            runs = self._spans(curve, timeline, count=len(indices))
             outside = np.ones(len(curve), dtype=bool)
             for _, _, start, stop in runs:
                 outside[start:stop] = False
@@ -753,14 +777,27 @@ class TemporalScorer:
             for k, i in enumerate(indices):
                 if k < len(runs):
                     onset, offset, start, stop = runs[k]
-                    if bounds is not None and loud is not None:
-                        first = (bounds[0][start], bounds[1][start])
-                        last = (bounds[0][stop - 1], bounds[1][stop - 1])
-                        onset, offset = refine_span(onset, offset, first, last, loud, FRAME_S)
                     out[i] = EventScore(event, onset, offset, True, float(curve[start:stop].max()))
                 else:
                     out[i] = EventScore(event, None, None, False, min(rest, math.nextafter(self.threshold, 0.0)))
         return out  # type: ignore[return-value]
+
+    def detect(self, wave, sampling_rate: int, labels: Sequence[str]) -> dict[str, list[tuple[float, float]]]:
+        """Sound-event grounding: every run of each label in `wave`, {label: [(onset, offset), ...]} in time order.
+
+        What `tclap-gen eval generation` uses as STEAM's grounding model. The labels are scored as sounds that may
+        overlap (they do not compete with each other, only with the background and contrast texts), with the same
+        windows, presence, energy gate and edge refinement as `score`."""
+        labels = list(dict.fromkeys(labels))
+        if not labels or not all(isinstance(label, str) and label.strip() for label in labels):
+            raise ValueError(f"labels must be non-empty strings, got {labels!r}")
+        wave = self.prepare(wave, sampling_rate)
+        competitors = self._competitor_pool(labels)
+        texts = list(dict.fromkeys(labels + competitors))
+        text_emb = dict(zip(texts, self._embed_texts(texts)))
+        timeline = self._timeline(wave, labels, [OVERLAP] * (len(labels) - 1), text_emb, competitors)
+        return {label: [(onset, offset) for onset, offset, _, _ in self._spans(curve, timeline, count=len(curve))]
+                for label, curve in zip(labels, timeline.curves)}
 
     def score_file(self, path, prompt: str) -> ScoreReport:
         """Score an audio file (anything soundfile reads; stereo is mixed down, any rate is resampled)."""

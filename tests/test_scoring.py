@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from tclap_gen.audio import AudioError
 from tclap_gen.captions import parse_events
 from tclap_gen.scoring import (
+    _Timeline,
     CALIBRATION_KEY,
     ScoreReport,
     ScorerCalibration,
@@ -239,10 +240,13 @@ def test_duplicate_event_texts_take_runs_in_time_order(tiny_tclap):
     dog = np.array([0.9, 0.9, 0, 0, 0, 0, 0, 0.8, 0.8, 0])
     cat = np.array([0, 0, 0, 0.9, 0.9, 0, 0, 0, 0, 0])
     events = ["a dog barks", "a cat meows", "a dog barks"]
-    scores = scorer._event_scores(events, np.stack([dog, cat, dog]), times, 5.0)
+    def timeline(curves):  # no edge refinement: the windows' own boundaries
+        return _Timeline(np.stack(curves), times, np.zeros(10, dtype=bool), 5.0, (times - 0.25, times + 0.25), None)
+
+    scores = scorer._event_scores(events, timeline([dog, cat, dog]))
     assert [(s.onset, s.offset) for s in scores] == [(0.0, 1.0), (1.5, 2.5), (3.5, 4.5)]
     assert order_is_correct([(s.onset, s.offset) for s in scores], ["before", "before"]) is True
-    only_once = scorer._event_scores(events, np.stack([cat, dog, cat]), times, 5.0)
+    only_once = scorer._event_scores(events, timeline([cat, dog, cat]))
     assert only_once[0].present and not only_once[2].present and only_once[2].confidence < 0.5
 
 

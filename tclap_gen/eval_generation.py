@@ -188,7 +188,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         eps = 1e-6 * np.eye(a.shape[1])
         root = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
     root = root.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root))
+    distance = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root)
+    return float(max(distance, 0.0))  # a squared distance: below 0 only by rounding
 
 
 # ------------------------------------------------------------------------------------------------ the report

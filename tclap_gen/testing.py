@@ -53,7 +53,7 @@ def tiny_vae(seed: int = 0):
     )
 
 
-def tiny_unet(projection_dim: int = 32, seed: int = 0):
+def tiny_unet(projection_dim: int = 32, seed: int = 0, norm_num_groups: int = 8):
     """UNet2DConditionModel conditioned AudioLDM's way: no cross-attention context, the text embedding enters as a
     class embedding ("simple_projection", concatenated to the time embedding)."""
     from diffusers import UNet2DConditionModel
@@ -62,7 +62,7 @@ def tiny_unet(projection_dim: int = 32, seed: int = 0):
     return UNet2DConditionModel(
         block_out_channels=(8, 16),
         layers_per_block=1,
-        norm_num_groups=8,
+        norm_num_groups=norm_num_groups,
         sample_size=32,
         in_channels=4,
         out_channels=4,
@@ -88,16 +88,17 @@ def tiny_scheduler():
     )
 
 
-def tiny_vocoder(sampling_rate: int = 16000, seed: int = 0):
-    """SpeechT5HifiGan reading 8 mel bins, 4 samples per mel frame, output at an audible level."""
+def tiny_vocoder(sampling_rate: int = 16000, seed: int = 0, upsample_rates=(2, 2)):
+    """SpeechT5HifiGan reading 8 mel bins, prod(upsample_rates) samples per mel frame (default 4), output at an
+    audible level."""
     from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
 
     config = SpeechT5HifiGanConfig(
         model_in_dim=8,
         sampling_rate=sampling_rate,
         upsample_initial_channel=16,
-        upsample_rates=[2, 2],
-        upsample_kernel_sizes=[4, 4],
+        upsample_rates=list(upsample_rates),
+        upsample_kernel_sizes=[2 * rate for rate in upsample_rates],
         resblock_kernel_sizes=[3, 7],
         resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5]],
         normalize_before=False,
@@ -120,3 +121,21 @@ def tiny_pipeline(tclap, seed: int = 0):
         scheduler=tiny_scheduler(),
         vocoder=tiny_vocoder(tclap.sampling_rate, seed),
     )
+
+
+def save_tiny_audioldm(folder, tclap, seed: int = 0, norm_num_groups: int = 8):
+    """A tiny AudioLDM checkpoint in diffusers format (saved by diffusers' own AudioLDMPipeline): random tiny VAE,
+    UNet, DDIM scheduler and HiFi-GAN vocoder with AudioLDM's hop (160 samples a mel frame), and `tclap`'s text
+    tower as its text encoder. Returns the folder. `norm_num_groups` 4 gives the UNet's group norms two channels or
+    more per group (with one, a channel's bias before the norm has no gradient but rounding noise)."""
+    import warnings
+
+    from diffusers.pipelines.deprecated.audioldm import AudioLDMPipeline
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the pipeline is deprecated in diffusers
+        pipe = AudioLDMPipeline(vae=tiny_vae(seed), text_encoder=tclap.export_text_encoder(),
+                                tokenizer=tclap.processor.tokenizer, unet=tiny_unet(tclap.projection_dim, seed, norm_num_groups),
+                                scheduler=tiny_scheduler(), vocoder=tiny_vocoder(tclap.sampling_rate, seed, (10, 16)))
+    pipe.save_pretrained(folder)
+    return folder

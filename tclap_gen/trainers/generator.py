@@ -449,7 +449,9 @@ def make_accelerator(cfg: GeneratorConfig):
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    # cpu=True without CUDA: under `accelerate launch` (training/accelerate/cpu_2proc.yaml) the ranks then join
+    # over gloo instead of each running alone
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
     set_seed(cfg.seed)
     return accelerator
 

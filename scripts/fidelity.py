@@ -6,7 +6,8 @@ under --classifier-dir, named by a hash of its recipe and clip list). On the HEL
 --seconds) it judges: the originals; Griffin-Lim from their log-mel (the floor); each pipeline's vocoder on that
 log-mel, and any --vocoder folder; the log-mel through each pipeline's VAE and vocoder; clips generated from
 each class's phrase; and 2-event prompts "A then B" (both events found, in order, and how often two classes
-that are absent get "found"), next to real held-out recordings mixed A then B. Shares, ratios to the originals'
+that are absent get "found"), with --layout also generated with layout="auto", next to real held-out recordings
+mixed A then B. Shares, ratios to the originals'
 top-1, and spectral distances (log-mel L1, multi-resolution STFT) of the reconstructions.
 
     python scripts/fidelity.py --clips ../shared/data/kitchen20/metadata.csv ../shared/data/uiowa/metadata.csv \
@@ -41,6 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--classifier-dir", type=Path, default=Path("training/runs_record/eval"),
                         help="where the judge is cached (the one behind the README figures is committed there)")
     parser.add_argument("--classifier-steps", type=int, default=ClassifierRecipe.steps)
+    parser.add_argument("--layout", action="store_true",
+                        help="also judge the 2-event prompts generated with layout=\"auto\" (same seeds)")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the rows here (JSON)")
     args = parser.parse_args(argv)
     for name in ("pairs", "per_class", "steps", "classifier_steps"):
@@ -73,7 +76,7 @@ def main(argv=None) -> int:
     vocoders = {str(path): load_vocoder(path, dtype=torch.float32).eval() for path in args.vocoder}
     rows = measure(classifier, heldout_waves, pipelines, vocoders=vocoders, pairs=args.pairs,
                    per_class=args.per_class, seconds=args.seconds, steps=args.steps, guidance=args.guidance,
-                   seed=args.seed, log=lambda line: print(line, file=sys.stderr))
+                   seed=args.seed, layout=args.layout, log=lambda line: print(line, file=sys.stderr))
     result = {"classifier": str(folder), "heldout_clips": len(heldout_waves), "classes": len(classifier.classes),
               "config": {k: v for k, v in vars(args).items() if k != "clips"},
               "rows": rows}

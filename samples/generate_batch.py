@@ -153,8 +153,10 @@ def derived_seed(base_seed: int, item_id: str) -> int:
 
 
 def file_stem(item_id: str) -> str:
-    """Ids can be anything a user typed: never let one become a path. Ids made by read_prompts are already safe."""
-    if re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", item_id) and len(item_id) <= MAX_STEM_CHARS + 16:
+    """Ids can be anything a user typed: never let one become a path. An id of letters, digits, "_" and inner "-"
+    (AudioTime's "syn_1", an AudioCaps "Yb0RFKhbpFJA_30") is its own stem, so the clips land as ID.wav, as
+    `tclap-gen eval generation` reads them; anything else gets a safe stem with a hash."""
+    if re.fullmatch(r"[A-Za-z0-9_]+(-[A-Za-z0-9_]+)*", item_id) and len(item_id) <= MAX_STEM_CHARS + 16:
         return item_id
     return safe_stem(item_id)
 

@@ -39,6 +39,9 @@ def test_read_prompts_formats_ids_and_errors(tmp_path):
     assert [i.prompt for i in items] == ["dog barks then car horn", "dog barks then car horn", "../../etc/passwd"]
     assert len({i.id for i in items}) == 3 and items[1].id == items[0].id + "-2"
     assert all("/" not in gb.file_stem(i.id) and ".." not in gb.file_stem(i.id) for i in items)
+    # ids of caption files (AudioTime's syn_1, AudioCaps') stay themselves, so clips land as ID.wav
+    assert [gb.file_stem(i) for i in ("syn_1", "Yb0RFKhbpFJA_30", "mix-0001")] == ["syn_1", "Yb0RFKhbpFJA_30", "mix-0001"]
+    assert gb.file_stem("a.b") != "a.b" and gb.file_stem("-x") != "-x"
     assert items[0].seed == gb.read_prompts(txt, base_seed=3)[0].seed != gb.read_prompts(txt, base_seed=4)[0].seed
 
     jsonl = tmp_path / "p.jsonl"

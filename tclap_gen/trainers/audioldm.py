@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from tclap_gen.mel import MelConfig, log_mel
 from tclap_gen.trainers.checkpoints import replace_dir, write_json
-from tclap_gen.trainers.config import ConfigError, absolute_path, build_dataclass, maybe_path, read_recipe, repo_root
+from tclap_gen.trainers.config import ConfigError, absolute_path, add_recipe_arguments, build_dataclass, maybe_path, read_recipe, repo_root
 from tclap_gen.trainers.generator import StageConfig, _log, make_accelerator, run_loop, unconditional_embedding
 
 
@@ -317,16 +317,13 @@ def _log_settings(accelerator, stage_dir, cfg, mel, samples, latent_shape, n_exa
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="audioldm-finetune", help="recipe YAML or the name of a shipped one")
-    parser.add_argument("--data-root", help="folder for ${DATA} in the recipe (default: $DATA or ../shared/data)")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set steps=1000 (repeatable)")
-    parser.add_argument("--output-dir", help="where the run writes (overrides output_dir)")
+    add_recipe_arguments(parser, "recipe YAML or the name of a shipped one", "steps=1000",
+                         "continue from the newest complete checkpoint", config_default="audioldm-finetune")
     args = parser.parse_args(argv)
     try:
-        overrides = args.overrides + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
-        cfg = load_config(args.config, overrides, data_root=args.data_root)
+        cfg = load_config(args.config, args.overrides, data_root=args.data_root)
+        if args.output_dir:
+            cfg.output_dir = str(Path(args.output_dir).resolve())
         finetune(cfg, resume=args.resume)
     except (ConfigError, FileNotFoundError, ValueError) as error:
         print(f"finetune_audioldm: error: {error}", file=sys.stderr)

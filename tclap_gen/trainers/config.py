@@ -250,6 +250,16 @@ def repo_root() -> Path:
     return Path.cwd()
 
 
+def add_recipe_arguments(parser, config_help: str, set_example: str, resume_help: str, config_default=None) -> None:
+    """The options every trainer reads its recipe with: --config, --set, --output-dir, --data-root, --resume."""
+    parser.add_argument("--config", required=config_default is None, default=config_default, help=config_help)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override a recipe value, e.g. --set {set_example} (repeatable)")
+    parser.add_argument("--output-dir", help="where the run writes (overrides output_dir)")
+    parser.add_argument("--data-root", help="folder for ${DATA} in the recipe (default: $DATA or ../shared/data)")
+    parser.add_argument("--resume", action="store_true", help=resume_help)
+
+
 def find_recipe(config: str | os.PathLike) -> Path:
     """A recipe file: a path, or the name of one in training/configs (`smoke`, `mini`, ...)."""
     path = Path(config)

@@ -55,7 +55,7 @@ import torch.nn.functional as F
 
 from tclap_gen.mel import MelConfig, log_mel
 from tclap_gen.trainers.checkpoints import TRAINER_STATE, latest_checkpoint, replace_dir, save_checkpoint, write_json
-from tclap_gen.trainers.config import ConfigError, absolute_path, build_dataclass, maybe_path, read_recipe, repo_root
+from tclap_gen.trainers.config import ConfigError, absolute_path, add_recipe_arguments, build_dataclass, maybe_path, read_recipe, repo_root
 
 STAGES = ("vae", "vocoder", "unet", "assemble")
 
@@ -966,14 +966,11 @@ def run_stages(cfg: GeneratorConfig, stage: str, resume: bool = False, fp16_weig
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="recipe YAML, or the name of one in training/configs (generator-mini)")
+    add_recipe_arguments(parser, "recipe YAML, or the name of one in training/configs (generator-mini)",
+                         "vae.steps=100", "continue from the newest complete checkpoint; skip finished stages",
+                         config_default="generator-mini")
     parser.add_argument("--stage", default="all", choices=STAGES + ("all",))
-    parser.add_argument("--data-root", help="folder for ${DATA}: holds the clip lists named in data.csvs (default: $DATA or ../shared/data)")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint; skip finished stages")
     parser.add_argument("--fp16-weights", action="store_true", help="assemble: save the pipeline's weights in float16")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set vae.steps=100 (repeatable)")
-    parser.add_argument("--output-dir", help="where the stages write (overrides output_dir)")
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.overrides, data_root=args.data_root)

@@ -44,7 +44,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from tclap_gen.trainers.checkpoints import TRAINER_STATE, list_checkpoints, save_checkpoint, write_text
-from tclap_gen.trainers.config import ConfigError, TrainConfig, dump_config, load_config
+from tclap_gen.trainers.config import ConfigError, TrainConfig, add_recipe_arguments, dump_config, load_config
 
 logger = logging.getLogger("tclap_gen.training")
 
@@ -1083,12 +1083,8 @@ tclap = TClap.from_pretrained("path/to/this/folder")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="train_tclap", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="recipe YAML, or the name of one in training/configs")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a recipe value, e.g. --set optim.lr=3e-4 (repeatable)")
-    parser.add_argument("--output-dir", help="where checkpoints, logs and the final model go (overrides output_dir)")
-    parser.add_argument("--data-root", help="folder for ${DATA} in the recipe (default: $DATA or ../shared/data)")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
+    add_recipe_arguments(parser, "recipe YAML, or the name of one in training/configs", "optim.lr=3e-4",
+                         "continue from the newest complete checkpoint")
     return parser
 
 

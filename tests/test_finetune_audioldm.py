@@ -140,6 +140,8 @@ def test_config_errors_name_the_key(models, tmp_path, capsys):
         load_config("audioldm-finetune", ["tclap=mini", "data.clips=[]"])
     with pytest.raises(ConfigError, match="data.num_events"):
         load_config("audioldm-finetune", ["tclap=mini", "data.num_events=[1]"])
+    with pytest.raises(ConfigError, match="snr_gamma"):
+        load_config("audioldm-finetune", ["tclap=mini", "snr_gamma=-1"])
     assert main(["--output-dir", str(tmp_path / "odd"), *overrides(models, "data.seconds=1.3")]) == 2
     assert "multiple of 4" in capsys.readouterr().err
     wrong = tmp_path / "wide-tclap"

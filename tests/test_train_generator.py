@@ -274,6 +274,38 @@ def test_unet_init_fine_tunes_an_existing_unet(trained, tmp_path, clips_csv):
         tg.load_weights(unet, str(tmp_path / "missing"), "unet", "unet.init")
 
 
+def test_min_snr_weighting(trained, tmp_path, clips_csv):
+    """Min-SNR-gamma: weight min(SNR, 5) / SNR for the noise target, / (SNR + 1) for the velocity; without gamma the
+    loss is the plain MSE; with it the UNet stage still trains."""
+    import shutil
+
+    alphas = torch.tensor([0.5, 5 / 6, 20 / 21], dtype=torch.float64)  # SNR 1, 5, 20
+    assert torch.allclose(tg.min_snr_weights(alphas, 5.0), torch.tensor([1.0, 1.0, 0.25], dtype=torch.float64))
+    assert torch.allclose(tg.min_snr_weights(alphas, 5.0, "v_prediction"),
+                          torch.tensor([0.5, 5 / 6, 5 / 21], dtype=torch.float64))
+
+    class Echo(torch.nn.Module):  # predicts its noisy input: the loss is then a closed form
+        def forward(self, x, t, encoder_hidden_states=None, class_labels=None):
+            return type("Out", (), {"sample": x})()
+
+    g = torch.Generator().manual_seed(0)
+    clean, noise = torch.randn(3, 2, 4, 4, generator=g), torch.randn(3, 2, 4, 4, generator=g)
+    table, t = torch.tensor([0.5, 5 / 6, 20 / 21]), torch.tensor([0, 1, 2])
+    a, s = table.sqrt()[:, None, None, None], (1 - table).sqrt()[:, None, None, None]
+    per_example = ((a * clean + s * noise - noise) ** 2).mean(dim=(1, 2, 3))
+    plain = tg.diffusion_loss(Echo(), clean, None, noise, t, table)
+    weighted = tg.diffusion_loss(Echo(), clean, None, noise, t, table, snr_gamma=5.0)
+    assert torch.allclose(plain, per_example.mean(), rtol=1e-6)
+    assert torch.allclose(weighted, (per_example * torch.tensor([1.0, 1.0, 0.25])).mean(), rtol=1e-6)
+
+    cfg, _, _, tclap_dir = trained
+    shutil.copytree(cfg.out / "vae", tmp_path / "run" / "vae")
+    result = tg.train_unet(tiny_config(tmp_path, clips_csv, tclap_dir, "unet.snr_gamma=5"))
+    assert falls(result.losses), result.losses
+    with pytest.raises(tg.ConfigError, match="unet.snr_gamma"):
+        tiny_config(tmp_path, clips_csv, tclap_dir, "unet.snr_gamma=0")
+
+
 def test_wavebank_crops_pad_short_clips_with_silence():
     long, short = np.ones(1000, np.float32), np.full(100, 0.5, np.float32)
     bank = tg.WaveBank([long, short], "cpu")

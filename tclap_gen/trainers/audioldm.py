@@ -36,12 +36,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from tclap_gen.mel import MelConfig, log_mel
 from tclap_gen.trainers.checkpoints import replace_dir, write_json
 from tclap_gen.trainers.config import ConfigError, absolute_path, add_recipe_arguments, build_dataclass, maybe_path, read_recipe, repo_root
-from tclap_gen.trainers.generator import StageConfig, _log, make_accelerator, run_loop, unconditional_embedding
+from tclap_gen.trainers.generator import (
+    StageConfig, _log, diffusion_loss, make_accelerator, run_loop, unconditional_embedding,
+)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class FinetuneConfig(StageConfig):
     mixed_precision: str = "no"  # no | fp16 | bf16
     ema_decay: float = 0.9999  # 0: no EMA
     condition_dropout: float = 0.1  # share of examples conditioned on the empty caption (classifier-free guidance)
+    snr_gamma: float | None = None  # Min-SNR-gamma loss weighting (diffusers' --snr_gamma; the paper's value is 5)
     local_files_only: bool = False  # Hub ids from the local cache only
     data: FinetuneData = field(default_factory=FinetuneData)
     debug_step_sleep_s: float = 0.0  # tests: sleep per step (gives a test time to kill the run)
@@ -85,6 +87,7 @@ class FinetuneConfig(StageConfig):
         need(self.mixed_precision in ("no", "fp16", "bf16"), "mixed_precision", "must be no, fp16 or bf16")
         need(0 <= self.ema_decay < 1, "ema_decay", "must be in [0, 1)")
         need(0 <= self.condition_dropout < 1, "condition_dropout", "must be in [0, 1)")
+        need(self.snr_gamma is None or self.snr_gamma > 0, "snr_gamma", "must be positive (or null: plain MSE)")
         need(self.steps > 0 and self.batch_size > 0, "steps", "steps and batch_size must be positive")
         need(self.learning_rate > 0, "learning_rate", "must be positive")
         need(self.checkpoint_every > 0, "checkpoint_every", "must be positive")
@@ -269,13 +272,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> Path:
         return latents, cond, drawn["noise"].to(device), drawn["timesteps"].to(device)
 
     def loss_fn(model, batch):
-        clean, cond, noise, timesteps = batch
-        a = alphas[timesteps].sqrt()[:, None, None, None]
-        s = (1 - alphas[timesteps]).sqrt()[:, None, None, None]
-        noisy = a * clean + s * noise  # = DDPMScheduler.add_noise
-        target = noise if prediction == "epsilon" else a * noise - s * clean  # = get_velocity
-        pred = model(noisy, timesteps, encoder_hidden_states=None, class_labels=cond).sample
-        return F.mse_loss(pred.float(), target), {}
+        return diffusion_loss(model, *batch, alphas, prediction, snr_gamma=cfg.snr_gamma), {}
 
     unet.train()
     ema = None

@@ -156,6 +156,7 @@ class UnetConfig(StageConfig):
     beta_end: float = 0.0195
     beta_schedule: str = "scaled_linear"
     ema_decay: float = 0.999  # 0 disables EMA
+    snr_gamma: float | None = None  # Min-SNR-gamma loss weighting (diffusion_loss); None: plain MSE
 
 
 @dataclass
@@ -208,6 +209,8 @@ class GeneratorConfig:
             raise ConfigError("unet.down_block_types / up_block_types need one entry per block_out_channels entry")
         if not 0.0 <= self.unet.condition_dropout < 1.0 or not 0.0 <= self.unet.single_fraction <= 1.0:
             raise ConfigError("unet.condition_dropout must be in [0, 1) and unet.single_fraction in [0, 1]")
+        if self.unet.snr_gamma is not None and self.unet.snr_gamma <= 0:
+            raise ConfigError(f"unet.snr_gamma must be positive (or null: plain MSE), got {self.unet.snr_gamma}")
         for name in ("vae", "vocoder", "unet"):
             stage = getattr(self, name)
             if stage.steps <= 0 or stage.batch_size <= 0 or stage.checkpoint_every <= 0:
@@ -842,12 +845,7 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
         return latents[index], cond, noise, timesteps
 
     def loss_fn(model, batch):
-        clean, cond, noise, timesteps = batch
-        a = alphas[timesteps].sqrt()[:, None, None, None]
-        s = (1 - alphas[timesteps]).sqrt()[:, None, None, None]
-        noisy = a * clean + s * noise  # = DDPMScheduler.add_noise
-        pred = model(noisy, timesteps, encoder_hidden_states=None, class_labels=cond).sample
-        return F.mse_loss(pred.float(), noise), {}
+        return diffusion_loss(model, *batch, alphas, snr_gamma=stage.snr_gamma), {}
 
     torch.manual_seed(cfg.seed)
     sample_size = latents.shape[2]
@@ -863,6 +861,30 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
         ema.copy_to(unet.parameters())  # ship the averaged weights
     _save_model(accelerator, unet.eval(), stage_dir, result, {"ema_decay": stage.ema_decay})
     return result
+
+
+def diffusion_loss(unet, clean, cond, noise, timesteps, alphas_cumprod, prediction: str = "epsilon",
+                   snr_gamma: float | None = None) -> torch.Tensor:
+    """MSE of the UNet's prediction (the noise, or the velocity for "v_prediction") on `clean` latents noised to
+    `timesteps` (as DDPMScheduler.add_noise), conditioned on `cond` through the class embedding as AudioLDM is.
+    With `snr_gamma`, each example is weighted by Min-SNR-gamma (`min_snr_weights`)."""
+    alpha = alphas_cumprod[timesteps]
+    a, s = alpha.sqrt()[:, None, None, None], (1 - alpha).sqrt()[:, None, None, None]
+    target = noise if prediction == "epsilon" else a * noise - s * clean  # = DDPMScheduler.get_velocity
+    pred = unet(a * clean + s * noise, timesteps, encoder_hidden_states=None, class_labels=cond).sample
+    per_example = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))
+    if snr_gamma is None:
+        return per_example.mean()
+    return (per_example * min_snr_weights(alpha, snr_gamma, prediction)).mean()
+
+
+def min_snr_weights(alphas_cumprod_t: torch.Tensor, gamma: float, prediction: str = "epsilon") -> torch.Tensor:
+    """Min-SNR-gamma loss weights (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting"): the loss
+    of a step with signal-to-noise ratio SNR counts min(SNR, gamma) / SNR (noise target) or min(SNR, gamma) / (SNR + 1)
+    (velocity target), so the many nearly clean steps stop dominating the gradient; the paper's gamma is 5."""
+    snr = alphas_cumprod_t / (1 - alphas_cumprod_t)
+    clipped = snr.clamp(max=gamma)
+    return clipped / snr if prediction == "epsilon" else clipped / (snr + 1)
 
 
 def load_weights(model, source: str, component: str, key: str) -> None:

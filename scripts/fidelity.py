@@ -5,10 +5,11 @@ The classifier (tclap_gen.fidelity.SoundClassifier) is trained on the TRAIN side
 under --classifier-dir, named by a hash of its recipe and clip list). On the HELD-OUT clips (their loudest
 --seconds) it judges: the originals; Griffin-Lim from their log-mel (the floor); each pipeline's vocoder on that
 log-mel, and any --vocoder folder; the log-mel through each pipeline's VAE and vocoder; clips generated from
-each class's phrase; and 2-event prompts "A then B" (both events found, in order, and how often two classes
-that are absent get "found"), with --layout also generated with layout="auto", next to real held-out recordings
-mixed A then B. Shares, ratios to the originals'
-top-1, and spectral distances (log-mel L1, multi-resolution STFT) of the reconstructions.
+each class's phrase; and prompts of 2 (and with --events 2 3, 3) events "A then B [then C]" (all events found, in
+order, how often two classes that are absent get "found", and the found events' onset and offset errors against the
+spans layout="auto" plans), with --layout also generated with layout="auto", next to real held-out recordings mixed
+in that order. Shares, ratios to the originals' top-1, and spectral distances (log-mel L1, multi-resolution STFT)
+of the reconstructions.
 
     python scripts/fidelity.py --clips ../shared/data/kitchen20/metadata.csv ../shared/data/uiowa/metadata.csv \
         --pipelines mini mini-clap --json-out runs/fidelity/mini.json
@@ -42,13 +43,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--classifier-dir", type=Path, default=Path("training/runs_record/eval"),
                         help="where the judge is cached (the one behind the README figures is committed there)")
     parser.add_argument("--classifier-steps", type=int, default=ClassifierRecipe.steps)
+    parser.add_argument("--events", nargs="+", type=int, default=[2], metavar="N",
+                        help="multi-event prompts to judge: 2 for \"A then B\", 3 for \"A then B then C\" (default 2)")
     parser.add_argument("--layout", action="store_true",
-                        help="also judge the 2-event prompts generated with layout=\"auto\" (same seeds)")
+                        help="also judge the multi-event prompts generated with layout=\"auto\" (same seeds)")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the rows here (JSON)")
     args = parser.parse_args(argv)
     for name in ("pairs", "per_class", "steps", "classifier_steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if any(n < 2 or n > 8 for n in args.events):
+        parser.error(f"--events: each count must be 2 to 8, got {args.events}")
     if args.seconds <= 1.0:
         parser.error("--seconds must be more than 1")
     return args
@@ -76,7 +81,7 @@ def main(argv=None) -> int:
     vocoders = {str(path): load_vocoder(path, dtype=torch.float32).eval() for path in args.vocoder}
     rows = measure(classifier, heldout_waves, pipelines, vocoders=vocoders, pairs=args.pairs,
                    per_class=args.per_class, seconds=args.seconds, steps=args.steps, guidance=args.guidance,
-                   seed=args.seed, layout=args.layout, log=lambda line: print(line, file=sys.stderr))
+                   seed=args.seed, layout=args.layout, event_counts=tuple(args.events), log=lambda line: print(line, file=sys.stderr))
     result = {"classifier": str(folder), "heldout_clips": len(heldout_waves), "classes": len(classifier.classes),
               "config": {k: v for k, v in vars(args).items() if k != "clips"},
               "rows": rows}
@@ -92,11 +97,14 @@ def main(argv=None) -> int:
                      f"{row['mr_stft']:.2f}" if "mr_stft" in row else "-"]
             print(f"| {name} | " + " | ".join(str(c) for c in cells) + " |")
     print()
-    print("| 2-event clips | clips | both events found | in the prompt's order | absent classes found |")
-    print("|---|---|---|---|---|")
+    print("| multi-event clips | clips | all events found | in the prompt's order | absent classes found "
+          "| onset error (s) | offset error (s) |")
+    print("|---|---|---|---|---|---|---|")
+    seconds = lambda value: "-" if value is None else f"{value:.2f}"  # noqa: E731 (a share or seconds, or none)
     for name, row in rows.items():
-        if "both_found" in row:
-            print(f"| {name} | {row['clips']} | {row['both_found']:.2f} | {row['in_order']:.2f} | {row['absent_found']:.2f} |")
+        if "all_found" in row:
+            print(f"| {name} | {row['clips']} | {row['all_found']:.2f} | {row['in_order']:.2f} | "
+                  f"{seconds(row['absent_found'])} | {seconds(row['onset_error_s'])} | {seconds(row['offset_error_s'])} |")
     return 0
 
 

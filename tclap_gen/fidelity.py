@@ -6,8 +6,8 @@ against the generator's 64 bands, 1024 points, 160 samples), so that reproducing
 enough to fool it. On held-out recordings it gives:
 
 - `classify`: class probabilities of a whole clip (the mean of its 2 s windows' probabilities);
-- `event_tracks`: class probabilities in sliding windows, from which `events_found` decides whether two events are
-  there and in which order.
+- `event_tracks`: class probabilities in sliding windows, from which `sequence_found` decides whether a prompt's
+  events are there and in its order, and `found_span` where each one is.
 
 Reference points for any vocoder: `griffin_lim` (phase reconstruction with no learning) from the same log-mel, and
 two spectral distances between a reconstruction and its original (`log_mel_l1`, `multi_resolution_stft_distance`).
@@ -196,13 +196,23 @@ def class_found(probs: np.ndarray, cls: int, top_k: int = 3) -> bool:
     return bool((ranks[:, cls] < top_k).any())
 
 
-def events_found(probs: np.ndarray, first: int, second: int, top_k: int = 3) -> tuple[bool, bool, bool]:
-    """(first found, second found, in order) from sliding-window probabilities (W, classes): found as
-    `class_found` says; in order when both are found and the first's most probable window comes before the
-    second's."""
-    found_a, found_b = class_found(probs, first, top_k), class_found(probs, second, top_k)
-    ordered = found_a and found_b and int(probs[:, first].argmax()) < int(probs[:, second].argmax())
-    return found_a, found_b, ordered
+def sequence_found(probs: np.ndarray, classes: list[int], top_k: int = 3) -> tuple[list[bool], bool]:
+    """From sliding-window probabilities (W, classes): per class of `classes` (in the prompt's order) whether it is
+    found (`class_found`), and whether all are found with their most probable windows in that order."""
+    found = [class_found(probs, c, top_k) for c in classes]
+    peaks = [int(probs[:, c].argmax()) for c in classes]
+    return found, all(found) and all(p < q for p, q in zip(peaks, peaks[1:]))
+
+
+def found_span(centres: np.ndarray, probs: np.ndarray, cls: int, window_s: float = 1.0,
+               top_k: int = 3) -> tuple[float, float] | None:
+    """(onset, offset) in seconds: from the start of the first window in which `cls` ranks in the top `top_k` to
+    the end of the last one; None when it never does."""
+    ranks = (-probs).argsort(axis=1).argsort(axis=1)
+    hits = np.flatnonzero(ranks[:, cls] < top_k)
+    if hits.size == 0:
+        return None
+    return float(centres[hits[0]] - window_s / 2), float(centres[hits[-1]] + window_s / 2)
 
 
 # ------------------------------------------------------------------------------------------------ references
@@ -251,19 +261,22 @@ def multi_resolution_stft_distance(reconstruction: np.ndarray, original: np.ndar
 
 
 # ------------------------------------------------------------------------------------------------ the measurement
-def two_event_mix(first: np.ndarray, second: np.ndarray, sampling_rate: int, total_s: float,
-                  event_s: float = 2.0, gap_s: float = 0.3, lead_s: float = 0.2) -> np.ndarray:
-    """`first` then `second`: each one's loudest `event_s`, levelled, with 10 ms fades, `lead_s` of silence before
-    and `gap_s` between them (not the training mixer: no crossfade, no overlap, fixed gap)."""
+def sequence_mix(waves: list[np.ndarray], sampling_rate: int, total_s: float, event_s: float = 2.0,
+                 gap_s: float = 0.3, lead_s: float = 0.2) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The waves one after another, and each one's (start, end) in seconds: each one's loudest `event_s` (less when
+    that many do not fit), levelled, with 10 ms fades, `lead_s` of silence before and `gap_s` between them (not the
+    training mixer: no crossfade, no overlap, fixed gap)."""
+    event_s = min(event_s, (total_s - lead_s - gap_s * (len(waves) - 1) - 0.2) / len(waves))
     total, event, fade = int(total_s * sampling_rate), int(event_s * sampling_rate), int(0.01 * sampling_rate)
     ramp = np.ones(event, np.float32)
     ramp[:fade], ramp[-fade:] = np.linspace(0, 1, fade), np.linspace(1, 0, fade)
-    out = np.zeros(total, np.float32)
-    for k, wave in enumerate((first, second)):
+    out, spans = np.zeros(total, np.float32), []
+    for k, wave in enumerate(waves):
         start = int((lead_s + k * (event_s + gap_s)) * sampling_rate)
         piece = np.pad(level(loudest_excerpt(wave, event)), (0, event))[:event] * ramp
         out[start : start + event] = piece[: max(0, min(event, total - start))]
-    return out
+        spans.append((start / sampling_rate, (start + event) / sampling_rate))
+    return out, spans
 
 
 def _shares(probs: np.ndarray, targets: list[int]) -> dict:
@@ -292,12 +305,14 @@ def run_vocoder(vocoder, mel: torch.Tensor) -> np.ndarray:
 def measure(classifier: SoundClassifier, heldout: list[tuple[np.ndarray, str]], pipelines: dict, *,
             vocoders: dict | None = None, pairs: int = 40, per_class: int = 1, seconds: float = 5.12,
             steps: int = 50, guidance: float = 2.5, seed: int = 0, phrase=None, layout: bool = False,
-            log=print) -> dict:
+            event_counts: tuple[int, ...] = (2,), log=print) -> dict:
     """Every row of the fidelity table.
 
     heldout: (wave at 16 kHz, label) of held-out recordings whose labels the classifier knows. pipelines: name ->
     TClapAudioLDMPipeline (its vocoder, VAE + vocoder, and generation are judged). vocoders: name -> extra
     vocoders judged on the same log-mels. phrase: label -> the prompt phrase (default datasets.label_to_phrase).
+    event_counts: the multi-event prompts judged ("A then B" for 2, "A then B then C" for 3), `pairs` of each;
+    layout: also generate them with layout="auto".
     """
     from .datasets import label_to_phrase
 
@@ -334,48 +349,81 @@ def measure(classifier: SoundClassifier, heldout: list[tuple[np.ndarray, str]], 
         waves = [run_vocoder(pipe.vocoder, vae_round_trip(pipe.vae, m)) for m in mels]
         judge(f"VAE + vocoder of {name}", waves, targets, clips)
 
-    # Generation from one class phrase, and from "A then B" over pairs of held-out labels.
-    labels = sorted({label for _, label in heldout})
-    rng = np.random.default_rng(seed)
-    pair_list = []
-    while len(pair_list) < pairs:
-        a, b = rng.choice(len(heldout), 2, replace=False)
-        if heldout[a][1] != heldout[b][1]:
-            pair_list.append((int(a), int(b)))
-    pair_labels = [(heldout[a][1], heldout[b][1]) for a, b in pair_list]
-    absent = []  # two classes named by neither event (fewer with only 3 classes): what "found" costs in false alarms
-    for pl in pair_labels:
-        others = [index[x] for x in labels if x not in pl]
-        absent.append([int(c) for c in rng.choice(others, min(2, len(others)), replace=False)])
-
-    def judge_pairs(name: str, waves: list[np.ndarray]) -> None:
-        found, ordered, false = [], [], []
-        for wave, (a, b), controls in zip(waves, pair_labels, absent):
-            _, probs = event_tracks(classifier, wave, rate)
-            fa, fb, ok = events_found(probs, index[a], index[b])
-            found.append(fa and fb)
-            ordered.append(ok)
-            false.extend(class_found(probs, c) for c in controls)
-        rows[name] = {"clips": len(waves), "both_found": float(np.mean(found)), "in_order": float(np.mean(ordered)),
-                      "absent_found": float(np.mean(false))}
-        log(json.dumps({"row": name, **rows[name]}))
-
-    judge_pairs("2 events: real held-out recordings, A then B", [
-        two_event_mix(heldout[a][0], heldout[b][0], rate, seconds) for a, b in pair_list])
+    # Generation from one class phrase, and from "A then B [then C]" over held-out labels.
     for name, pipe in pipelines.items():
+        labels = sorted({label for _, label in heldout})
         prompts = [phrase(label) for label in labels for _ in range(per_class)]
         waves = generate_clips(pipe, prompts, seconds, steps, guidance, seed)
         judge(f"generated by {name} from the class phrase", waves, [index[l] for l in labels for _ in range(per_class)])
-        prompts = [f"{phrase(a)} then {phrase(b)}" for a, b in pair_labels]
-        judge_pairs(f"2 events: generated by {name} from \"A then B\"", generate_clips(pipe, prompts, seconds, steps, guidance, seed))
-        if layout:
-            judge_pairs(f"2 events: generated by {name} from \"A then B\", layout auto",
-                        generate_clips(pipe, prompts, seconds, steps, guidance, seed, layout="auto"))
+    for count in event_counts:
+        _judge_sequences(rows, classifier, heldout, pipelines, count, pairs, seconds, steps, guidance, seed, phrase,
+                         layout, log)
     original = rows["original"]["top1"]
     for row in rows.values():
         if "top1" in row:
             row["top1_ratio_to_original"] = row["top1"] / original if original else None
     return rows
+
+
+def _judge_sequences(rows: dict, classifier, heldout, pipelines: dict, count: int, prompts_n: int, seconds: float,
+                     steps: int, guidance: float, seed: int, phrase, layout: bool, log) -> None:
+    """The rows for prompts of `count` events over held-out labels: real recordings mixed in that order, then each
+    pipeline's clips (and with `layout`, its layout="auto" clips). Per row: all events found, in the prompt's order,
+    two absent classes' false alarms, and the onset / offset error (s) of the found events against their planned
+    spans (the mix's true spans for the real row; `layout.auto_spans` of the prompt for generated clips, which is
+    where layout="auto" puts each event)."""
+    from .layout import auto_spans
+
+    rate = 16000
+    index = {c: i for i, c in enumerate(classifier.classes)}
+    labels = sorted({label for _, label in heldout})
+    if len(labels) < count:
+        raise ValueError(f"{count}-event prompts need {count} held-out classes, the clips have {len(labels)}")
+    rng = np.random.default_rng([seed, count])
+    picks = []
+    while len(picks) < prompts_n:
+        chosen = [int(i) for i in rng.choice(len(heldout), count, replace=False)]
+        if len({heldout[i][1] for i in chosen}) == count:
+            picks.append(chosen)
+    sequences = [[heldout[i][1] for i in chosen] for chosen in picks]
+    absent = []  # two classes named by no event (fewer when there are not that many): the finder's false alarms
+    for labels_in in sequences:
+        others = [index[x] for x in labels if x not in labels_in]
+        absent.append([int(c) for c in rng.choice(others, min(2, len(others)), replace=False)])
+    letters = " then ".join("ABCDEFGH"[:count])
+    prompts = [" then ".join(phrase(label) for label in labels_in) for labels_in in sequences]
+
+    def judge(name: str, waves: list[np.ndarray], planned: list[list[tuple[float, float]] | None]) -> None:
+        found_all, ordered, false, onset, offset = [], [], [], [], []
+        for wave, labels_in, controls, plan in zip(waves, sequences, absent, planned):
+            centres, probs = event_tracks(classifier, wave, rate)
+            found, in_order = sequence_found(probs, [index[l] for l in labels_in])
+            found_all.append(all(found))
+            ordered.append(in_order)
+            false.extend(class_found(probs, c) for c in controls)
+            for label, (start, end) in zip(labels_in, plan or []):
+                span = found_span(centres, probs, index[label])
+                if span is not None:
+                    onset.append(abs(span[0] - start))
+                    offset.append(abs(span[1] - end))
+        rows[name] = {"clips": len(waves), "all_found": float(np.mean(found_all)), "in_order": float(np.mean(ordered)),
+                      "absent_found": float(np.mean(false)) if false else None,
+                      "onset_error_s": float(np.mean(onset)) if onset else None,
+                      "offset_error_s": float(np.mean(offset)) if offset else None}
+        log(json.dumps({"row": name, **rows[name]}))
+
+    mixes = [sequence_mix([heldout[i][0] for i in chosen], rate, seconds) for chosen in picks]
+    judge(f"{count} events: real held-out recordings, {letters}", [w for w, _ in mixes], [s for _, s in mixes])
+    plans = []
+    for prompt in prompts:  # where layout="auto" puts each event; None when the prompt does not parse into them
+        spans = auto_spans(prompt, seconds)
+        plans.append([(span.start, span.end) for span in spans] if len(spans) == count else None)
+    for name, pipe in pipelines.items():
+        judge(f"{count} events: generated by {name} from \"{letters}\"",
+              generate_clips(pipe, prompts, seconds, steps, guidance, seed), plans)
+        if layout:
+            judge(f"{count} events: generated by {name} from \"{letters}\", layout auto",
+                  generate_clips(pipe, prompts, seconds, steps, guidance, seed, layout="auto"), plans)
 
 
 def generate_clips(pipe, prompts: list[str], seconds: float | None, steps: int, guidance: float, seed: int,

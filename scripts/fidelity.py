@@ -5,7 +5,8 @@ The classifier (tclap_gen.fidelity.SoundClassifier) is trained on the TRAIN side
 under --classifier-dir, named by a hash of its recipe and clip list). On the HELD-OUT clips (their loudest
 --seconds) it judges: the originals; Griffin-Lim from their log-mel (the floor); each pipeline's vocoder on that
 log-mel, and any --vocoder folder; the log-mel through each pipeline's VAE and vocoder; clips generated from
-each class's phrase; and prompts of 2 (and with --events 2 3, 3) events "A then B [then C]" (all events found, in
+each class's phrase, and from the T-CLAP audio embedding of one held-out clip per class (the conditioning the UNet
+was trained on, apart from the gap between text and audio embeddings); and prompts of 2 (and with --events 2 3, 3) events "A then B [then C]" (all events found, in
 order, how often two classes that are absent get "found", and the found events' onset and offset errors against the
 spans layout="auto" plans), with --layout also generated with layout="auto", next to real held-out recordings mixed
 in that order. Shares, ratios to the originals' top-1, and spectral distances (log-mel L1, multi-resolution STFT)

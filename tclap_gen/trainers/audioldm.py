@@ -8,7 +8,8 @@ checkpoint's VAE and vocoder frozen and fine-tunes its UNet, every step:
       -> log-mel (tclap_gen.mel, AudioLDM's: the vocoder's rate, hop and bands) -> VAE posterior mean x scaling
       -> noisy latents at random timesteps (the checkpoint's own noise schedule and prediction type)
       -> UNet(noisy, t, class_labels = T-CLAP audio embedding, or the T-CLAP text embedding of "" for
-         `condition_dropout` of the examples: classifier-free guidance) -> MSE to the noise (or the velocity)
+         `condition_dropout` of the examples: classifier-free guidance) -> MSE to the noise (or the velocity),
+         each example weighted by Min-SNR-gamma with `snr_gamma` (generator.diffusion_loss)
 
 then writes a TClapAudioLDMPipeline folder (the T-CLAP, the frozen VAE and vocoder, the EMA UNet, the checkpoint's
 scheduler) that `TClapAudioLDMPipeline.from_pretrained` loads. The baseline is the same command with a plain CLAP

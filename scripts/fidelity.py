@@ -6,10 +6,10 @@ under --classifier-dir, named by a hash of its recipe and clip list). On the HEL
 --seconds) it judges: the originals; Griffin-Lim from their log-mel (the floor); each pipeline's vocoder on that
 log-mel, and any --vocoder folder; the log-mel through each pipeline's VAE and vocoder; clips generated from
 each class's phrase, and from the T-CLAP audio embedding of one held-out clip per class (the conditioning the UNet
-was trained on, apart from the gap between text and audio embeddings); and prompts of 2 (and with --events 2 3, 3) events "A then B [then C]" (all events found, in
-order, how often two classes that are absent get "found", and the found events' onset and offset errors against the
-spans layout="auto" plans), with --layout also generated with layout="auto", next to real held-out recordings mixed
-in that order. Shares, ratios to the originals' top-1, and spectral distances (log-mel L1, multi-resolution STFT)
+was trained on, apart from the gap between text and audio embeddings); and prompts of 2 (and with --events 2 3,
+3) events "A then B [then C]" (all events found, in order, how often two classes that are absent get "found", and
+the found events' onset and offset errors against the spans layout="auto" plans), with --layout also generated
+with layout="auto", next to real held-out recordings mixed in that order. Shares, ratios to the originals' top-1, and spectral distances (log-mel L1, multi-resolution STFT)
 of the reconstructions.
 
     python scripts/fidelity.py --clips ../shared/data/kitchen20/metadata.csv ../shared/data/uiowa/metadata.csv \
@@ -101,11 +101,11 @@ def main(argv=None) -> int:
     print("| multi-event clips | clips | all events found | in the prompt's order | absent classes found "
           "| onset error (s) | offset error (s) |")
     print("|---|---|---|---|---|---|---|")
-    seconds = lambda value: "-" if value is None else f"{value:.2f}"  # noqa: E731 (a share or seconds, or none)
+    cell = lambda value: "-" if value is None else f"{value:.2f}"  # noqa: E731 (a share or seconds, or none)
     for name, row in rows.items():
         if "all_found" in row:
             print(f"| {name} | {row['clips']} | {row['all_found']:.2f} | {row['in_order']:.2f} | "
-                  f"{seconds(row['absent_found'])} | {seconds(row['onset_error_s'])} | {seconds(row['offset_error_s'])} |")
+                  f"{cell(row['absent_found'])} | {cell(row['onset_error_s'])} | {cell(row['offset_error_s'])} |")
     return 0
 
 

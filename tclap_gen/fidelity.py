@@ -190,10 +190,15 @@ def classify(model: SoundClassifier, waves: list[np.ndarray], sampling_rate: int
     return np.stack([event_tracks(model, w, sampling_rate, window_s=2.0, hop_s=1.0)[1].mean(axis=0) for w in waves])
 
 
+def windows_in_top_k(probs: np.ndarray, cls: int, top_k: int = 3) -> np.ndarray:
+    """(W,) bool: the windows of (W, classes) probabilities in which class `cls` ranks in the top `top_k`."""
+    ranks = (-probs).argsort(axis=1).argsort(axis=1)  # rank of every class in every window, 0 = top
+    return ranks[:, cls] < top_k
+
+
 def class_found(probs: np.ndarray, cls: int, top_k: int = 3) -> bool:
     """Whether class `cls` ranks in the top `top_k` of some window of (W, classes) probabilities."""
-    ranks = (-probs).argsort(axis=1).argsort(axis=1)  # rank of every class in every window, 0 = top
-    return bool((ranks[:, cls] < top_k).any())
+    return bool(windows_in_top_k(probs, cls, top_k).any())
 
 
 def sequence_found(probs: np.ndarray, classes: list[int], top_k: int = 3) -> tuple[list[bool], bool]:
@@ -208,8 +213,7 @@ def found_span(centres: np.ndarray, probs: np.ndarray, cls: int, window_s: float
                top_k: int = 3) -> tuple[float, float] | None:
     """(onset, offset) in seconds: from the start of the first window in which `cls` ranks in the top `top_k` to
     the end of the last one; None when it never does."""
-    ranks = (-probs).argsort(axis=1).argsort(axis=1)
-    hits = np.flatnonzero(ranks[:, cls] < top_k)
+    hits = np.flatnonzero(windows_in_top_k(probs, cls, top_k))
     if hits.size == 0:
         return None
     return float(centres[hits[0]] - window_s / 2), float(centres[hits[-1]] + window_s / 2)

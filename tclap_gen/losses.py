@@ -360,14 +360,21 @@ class TClapLoss:
     """The T-CLAP objective: contrastive loss + ``temporal_weight`` * temporal loss (0.5 in the paper), and in
     training two optional terms (0 by default): ``anchor_weight`` * anchor (1 - cosine between the text embeddings of
     captions that state no order and the initial text encoder's) and ``paraphrase_weight`` * paraphrase
-    (paraphrase_loss: a text-only order term).
+    (paraphrase_loss: a text-only order term). ``order_negatives`` chooses the temporal loss's negatives: "both"
+    (order-switched captions and re-ordered mix-ups), "captions" or "audio" only (the ablations of the README).
 
     ``__call__`` takes the embeddings as separate tensors; ``batch_loss`` takes one training batch's embeddings as
     the trainer computes them (tclap_gen.trainers.tclap), so the loss the tests and the benchmark run is the one
     training runs. With ``temporal_weight == 0`` the temporal loss is not computed at all (reported as 0).
     """
 
-    def __init__(self, temporal_weight: float = 0.5, anchor_weight: float = 0.0, paraphrase_weight: float = 0.0):
+    ORDER_NEGATIVES = ("both", "captions", "audio")
+
+    def __init__(self, temporal_weight: float = 0.5, anchor_weight: float = 0.0, paraphrase_weight: float = 0.0,
+                 order_negatives: str = "both"):
+        if order_negatives not in self.ORDER_NEGATIVES:
+            raise ValueError(f"`order_negatives` must be one of {self.ORDER_NEGATIVES}, got {order_negatives!r}")
+        self.order_negatives = order_negatives
         for name, value in (("temporal_weight", temporal_weight), ("anchor_weight", anchor_weight),
                             ("paraphrase_weight", paraphrase_weight)):
             if not math.isfinite(float(value)) or float(value) < 0:
@@ -378,7 +385,7 @@ class TClapLoss:
 
     def __repr__(self) -> str:
         return (f"TClapLoss(temporal_weight={self.temporal_weight}, anchor_weight={self.anchor_weight}, "
-                f"paraphrase_weight={self.paraphrase_weight})")
+                f"paraphrase_weight={self.paraphrase_weight}, order_negatives={self.order_negatives!r})")
 
     def __call__(
         self,
@@ -395,6 +402,10 @@ class TClapLoss:
         if self.temporal_weight == 0:
             temporal = contrastive.new_zeros(())
             return LossOutput(total=contrastive, contrastive=contrastive, temporal=temporal)
+        if self.order_negatives == "audio":
+            neg_text_emb = neg_owner = None
+        if self.order_negatives == "captions":
+            audio_neg_emb = audio_neg_owner = None
         temporal = temporal_loss(
             audio_emb, text_emb, neg_text_emb, neg_owner, logit_scale,
             audio_neg_emb=audio_neg_emb, audio_neg_owner=audio_neg_owner,
@@ -418,9 +429,14 @@ class TClapLoss:
         temporal = anchor = paraphrase = zero
         total = contrastive
         if self.temporal_weight > 0:
-            neg_owner, audio_neg_owner = batch["negative_owner"], batch["audio_negative_owner"]
-            temporal = temporal_loss(audio, text, text_all[n:end], neg_owner, logit_scale,
-                                     audio_neg_emb=audio_all[n:], audio_neg_owner=audio_neg_owner)
+            neg_text, neg_owner = text_all[n:end], batch["negative_owner"]
+            audio_neg, audio_neg_owner = audio_all[n:], batch["audio_negative_owner"]
+            if self.order_negatives == "audio":
+                neg_text, neg_owner = neg_text[:0], neg_owner[:0]
+            if self.order_negatives == "captions":
+                audio_neg, audio_neg_owner = audio_neg[:0], audio_neg_owner[:0]
+            temporal = temporal_loss(audio, text, neg_text, neg_owner, logit_scale,
+                                     audio_neg_emb=audio_neg, audio_neg_owner=audio_neg_owner)
             terms = int(torch.unique(neg_owner).numel() + torch.unique(audio_neg_owner).numel())
             temporal = temporal * _global_share(terms, accelerator, audio.device)
             total = total + self.temporal_weight * temporal

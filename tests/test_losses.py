@@ -292,6 +292,25 @@ def test_tclap_loss_zero_weight_skips_temporal(monkeypatch):
         TClapLoss(temporal_weight=-1)
 
 
+@pytest.mark.parametrize("negatives", ["both", "captions", "audio"])
+def test_batch_loss_order_negatives_choose_the_temporal_terms(negatives):
+    # 3 clips; captions 0 and 2 own order-switched captions, captions 0 and 1 own re-ordered mixtures
+    audio_all, text_all = _unit(3 + 2, 8, 40), _unit(3 + 3, 8, 41)
+    batch = {"anchor_mask": torch.zeros(3, dtype=torch.bool), "negative_owner": torch.tensor([0, 2, 2]),
+             "audio_negative_owner": torch.tensor([0, 1]), "paraphrase_owner": torch.tensor([], dtype=torch.long)}
+    scale = torch.tensor(2.0)
+    out = TClapLoss(0.5, order_negatives=negatives).batch_loss(audio_all, text_all, batch, scale)
+    text_neg = (text_all[3:], batch["negative_owner"]) if negatives != "audio" else (None, None)
+    audio_neg = (audio_all[3:], batch["audio_negative_owner"]) if negatives != "captions" else (None, None)
+    expected = temporal_loss(audio_all[:3], text_all[:3], *text_neg, scale, *audio_neg)
+    assert out.temporal.item() == pytest.approx(expected.item(), rel=1e-6)
+    both = temporal_loss(audio_all[:3], text_all[:3], text_all[3:], batch["negative_owner"], scale,
+                         audio_all[3:], batch["audio_negative_owner"])
+    assert (out.temporal.item() == pytest.approx(both.item(), rel=1e-6)) == (negatives == "both")
+    with pytest.raises(ValueError, match="order_negatives"):
+        TClapLoss(order_negatives="text")
+
+
 # ------------------------------------------------------------------------------------------------ DDP (2 gloo ranks)
 
 

@@ -140,6 +140,12 @@ def test_plain_clap_baseline_runs_with_the_same_code(tmp_path):
     assert "plain-CLAP baseline" in (tmp_path / "clap" / "final" / "README.md").read_text()
 
 
+def test_an_ablation_with_caption_negatives_only_trains(tmp_path):
+    summary = run(tmp_path / "captions", "loss.order_negatives=captions")
+    assert summary.status == "finished"
+    assert all(row[3] > 0.0 for row in summary.loss_history)  # the order-switched captions still give a term
+
+
 def test_paraphrase_term_is_added_with_its_weight(tmp_path):
     summary = run(tmp_path / "para", "loss.paraphrase_weight=2.0")
     assert summary.status == "finished"
@@ -478,6 +484,8 @@ def test_config_overrides_env_and_paths(tmp_path, monkeypatch):
         load_config({"output_dir": "${NOPE_NOT_SET}/x", "data": {"mixture": []}})
     with pytest.raises(ConfigError, match="model.init"):
         load_config("smoke", ["model.init=magic"])
+    with pytest.raises(ConfigError, match="loss.order_negatives"):
+        load_config("smoke", ["loss.order_negatives=text"])
     with pytest.raises(FileNotFoundError, match="no-such-recipe"):
         load_config("no-such-recipe")
 

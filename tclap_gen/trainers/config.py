@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from tclap_gen.losses import TClapLoss
+
 # The recipes ship with the training entry points (training/configs, installed as tclap_gen/training/configs).
 CONFIGS_DIR = Path(__file__).resolve().parent.parent.parent / "training" / "configs"
 if not CONFIGS_DIR.is_dir():  # an installed package
@@ -135,6 +137,9 @@ class LossConfig:
     # Not in the paper: a caption must be closer to its paraphrase (same order, another template) than to its
     # order negatives; makes a from-scratch text tower encode order (losses.paraphrase_loss). 0: off.
     paraphrase_weight: float = 0.0
+    # The temporal loss's negatives: both (the paper's captions with the order switched, and the same clips mixed in
+    # another order), captions or audio only (ablations).
+    order_negatives: str = "both"
 
 
 @dataclass
@@ -231,6 +236,8 @@ class TrainConfig:
         need(self.loss.temporal_weight >= 0, "loss.temporal_weight", "must be >= 0")
         need(self.loss.anchor_weight >= 0, "loss.anchor_weight", "must be >= 0")
         need(self.loss.paraphrase_weight >= 0, "loss.paraphrase_weight", "must be >= 0")
+        need(self.loss.order_negatives in TClapLoss.ORDER_NEGATIVES, "loss.order_negatives",
+             f"must be one of {', '.join(TClapLoss.ORDER_NEGATIVES)}")
         need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: no checkpoints)")
         need(self.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
         need(self.log_every > 0, "log_every", "must be positive")

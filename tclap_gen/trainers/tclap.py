@@ -793,7 +793,9 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
 
     collator = FeatureCollator(processor.feature_extractor, processor.tokenizer, config.data.sampling_rate,
                                enable_fusion=bool(getattr(clap.config.audio_config, "enable_fusion", False)),
-                               max_audio_negatives=config.data.max_audio_negatives,
+                               # captions-only ablation: no re-ordered mixtures to embed
+                               max_audio_negatives=0 if config.loss.order_negatives == "captions"
+                               else config.data.max_audio_negatives,
                                paraphrases=config.loss.paraphrase_weight > 0)
     workers = config.data.num_workers
     if workers < 0:  # one per core left over by the training processes on this machine, at most 8
@@ -818,7 +820,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config))
     module, optimizer, train_loader = accelerator.prepare(module, optimizer, loader)
     accelerator.register_for_checkpointing(scheduler)
-    loss_fn = TClapLoss(config.loss.temporal_weight, config.loss.anchor_weight, config.loss.paraphrase_weight)
+    loss_fn = TClapLoss(config.loss.temporal_weight, config.loss.anchor_weight, config.loss.paraphrase_weight,
+                        config.loss.order_negatives)
 
     # ----- evaluation context (fixed batches drawn once, from an epoch no training pass uses) -----
     ctx = {"loss_fn": loss_fn,

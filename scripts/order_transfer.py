@@ -28,6 +28,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--canonicalize", action="store_true",
                         help="also measure each model with captions rewritten by captions.canonical_caption")
+    parser.add_argument("--summary", action="store_true",
+                        help="one row per model: the held-out families' mean per mixing style and over all of them")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     if args.pairs < 1:
@@ -58,6 +60,9 @@ def main(argv=None) -> int:
         return 0
     print("captions whose order the caption grammar reads right: "
           + ", ".join(f"{name} {share:.2f}" for name, share in reading.items()))
+    if args.summary:
+        print(summary_table(results, columns, args.styles))
+        return 0
     print(f"\n{args.pairs} pairs of held-out clips ({len(waves_by_label)} classes) per style; A2T / T2A / group "
           "(chance 0.50 / 0.50 / 0.17)")
     families = list(TRAINING_FAMILIES) + list(HELDOUT_FAMILIES) + [HELDOUT_MEAN, BLIND_MEAN]
@@ -72,6 +77,17 @@ def main(argv=None) -> int:
             label = family if family in (HELDOUT_MEAN, BLIND_MEAN) else f"{family} ({kind})"
             print(f"| {label} | " + " | ".join(cells) + " |")
     return 0
+
+
+def summary_table(results: dict, columns: list[str], styles: list[str]) -> str:
+    """Models as rows; per mixing style and over all styles, the held-out families' mean A2T / T2A / group."""
+    lines = ["| model | " + " | ".join(styles) + " | all styles |", "|---" * (len(styles) + 2) + "|"]
+    for name in columns:
+        rows = [results[name][style][HELDOUT_MEAN] for style in styles]
+        cells = [" / ".join(f"{row[k]:.2f}" for k in ("a2t", "t2a", "group")) for row in rows]
+        cells.append(" / ".join(f"{sum(row[k] for row in rows) / len(rows):.2f}" for k in ("a2t", "t2a", "group")))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

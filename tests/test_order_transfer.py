@@ -1,7 +1,9 @@
 """tclap_gen.order_transfer: held-out phrasings are ones training never writes, the held-out mixers keep both orders
 of a pair identical but for the order, and the evaluation reports T-Classify per style and family."""
 
+import importlib.util
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +25,8 @@ from tclap_gen.order_transfer import (
     mix_two,
     parser_reading,
 )
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def test_training_templates_never_write_a_heldout_marker():
@@ -85,6 +89,14 @@ def test_evaluation_reports_every_style_and_family(tiny_tclap, clips_csv):
         assert set(rows) == set(TRAINING_FAMILIES) | set(HELDOUT_FAMILIES) | {HELDOUT_MEAN, BLIND_MEAN}
         for row in rows.values():
             assert all(0.0 <= row[k] <= 1.0 for k in ("a2t", "t2a", "group"))
+    # scripts/order_transfer.py --summary: one row per model, the held-out mean per style and over both
+    spec = importlib.util.spec_from_file_location("order_transfer_script", SCRIPTS / "order_transfer.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    row = script.summary_table({"tiny": results}, ["tiny"], ["gap", "long"]).splitlines()[-1].split(" | ")
+    gap, long = results["gap"][HELDOUT_MEAN], results["long"][HELDOUT_MEAN]
+    assert row[1] == f"{gap['a2t']:.2f} / {gap['t2a']:.2f} / {gap['group']:.2f}"
+    assert row[3].rstrip(" |").split(" / ")[2] == f"{(gap['group'] + long['group']) / 2:.2f}"
     with pytest.raises(ValueError, match="at least two labels"):
         build_pairs({"dog": waves[next(iter(waves))]}, 2)
 

@@ -48,7 +48,7 @@ done <<< "$VARIANTS"
 models=()
 while read -r name _; do [ -n "$name" ] && models+=("$OUT/$name/final"); done <<< "$VARIANTS"
 "$PYTHON" scripts/order_transfer.py --models "${models[@]}" --clips "$DATA/kitchen20/metadata.csv" \
-    "$DATA/uiowa/metadata.csv" --pairs "$PAIRS" --canonicalize --json > "$OUT/order_transfer.json"
+    "$DATA/uiowa/metadata.csv" --pairs "$PAIRS" --canonicalize --summary > "$OUT/order_transfer.md"
 for model in "${models[@]}"; do
     "$PYTHON" -m tclap_gen.cli eval zeroshot --model "$model" --clips "$DATA/kitchen20/metadata.csv" --split heldout \
         --json > "$model/../zeroshot_kitchen20.json"

@@ -45,11 +45,13 @@ while read -r name weight negatives; do
         --set eval.at_start=false --set eval.every_steps=0 --set eval.at_end=false
 done <<< "$VARIANTS"
 
-models=()
-while read -r name _; do [ -n "$name" ] && models+=("$OUT/$name/final"); done <<< "$VARIANTS"
+# the common start is judged beside the six
+names=(start) models=("$START")
+while read -r name _; do [ -n "$name" ] && names+=("$name") && models+=("$OUT/$name/final"); done <<< "$VARIANTS"
 "$PYTHON" scripts/order_transfer.py --models "${models[@]}" --clips "$DATA/kitchen20/metadata.csv" \
     "$DATA/uiowa/metadata.csv" --pairs "$PAIRS" --canonicalize --summary > "$OUT/order_transfer.md"
-for model in "${models[@]}"; do
-    "$PYTHON" -m tclap_gen.cli eval zeroshot --model "$model" --clips "$DATA/kitchen20/metadata.csv" --split heldout \
-        --json > "$model/../zeroshot_kitchen20.json"
+for i in "${!names[@]}"; do
+    mkdir -p "$OUT/${names[$i]}"
+    "$PYTHON" -m tclap_gen.cli eval zeroshot --model "${models[$i]}" --clips "$DATA/kitchen20/metadata.csv" \
+        --split heldout --json > "$OUT/${names[$i]}/zeroshot_kitchen20.json"
 done

@@ -387,6 +387,14 @@ class TClapLoss:
         return (f"TClapLoss(temporal_weight={self.temporal_weight}, anchor_weight={self.anchor_weight}, "
                 f"paraphrase_weight={self.paraphrase_weight}, order_negatives={self.order_negatives!r})")
 
+    def _chosen_negatives(self, neg_text_emb, neg_owner, audio_neg_emb, audio_neg_owner):
+        """The order negatives `order_negatives` keeps for the temporal loss; the other side becomes None."""
+        if self.order_negatives == "audio":
+            neg_text_emb = neg_owner = None
+        if self.order_negatives == "captions":
+            audio_neg_emb = audio_neg_owner = None
+        return neg_text_emb, neg_owner, audio_neg_emb, audio_neg_owner
+
     def __call__(
         self,
         audio_emb: torch.Tensor,
@@ -402,10 +410,8 @@ class TClapLoss:
         if self.temporal_weight == 0:
             temporal = contrastive.new_zeros(())
             return LossOutput(total=contrastive, contrastive=contrastive, temporal=temporal)
-        if self.order_negatives == "audio":
-            neg_text_emb = neg_owner = None
-        if self.order_negatives == "captions":
-            audio_neg_emb = audio_neg_owner = None
+        neg_text_emb, neg_owner, audio_neg_emb, audio_neg_owner = self._chosen_negatives(
+            neg_text_emb, neg_owner, audio_neg_emb, audio_neg_owner)
         temporal = temporal_loss(
             audio_emb, text_emb, neg_text_emb, neg_owner, logit_scale,
             audio_neg_emb=audio_neg_emb, audio_neg_owner=audio_neg_owner,
@@ -429,15 +435,11 @@ class TClapLoss:
         temporal = anchor = paraphrase = zero
         total = contrastive
         if self.temporal_weight > 0:
-            neg_text, neg_owner = text_all[n:end], batch["negative_owner"]
-            audio_neg, audio_neg_owner = audio_all[n:], batch["audio_negative_owner"]
-            if self.order_negatives == "audio":
-                neg_text, neg_owner = neg_text[:0], neg_owner[:0]
-            if self.order_negatives == "captions":
-                audio_neg, audio_neg_owner = audio_neg[:0], audio_neg_owner[:0]
+            neg_text, neg_owner, audio_neg, audio_neg_owner = self._chosen_negatives(
+                text_all[n:end], batch["negative_owner"], audio_all[n:], batch["audio_negative_owner"])
             temporal = temporal_loss(audio, text, neg_text, neg_owner, logit_scale,
                                      audio_neg_emb=audio_neg, audio_neg_owner=audio_neg_owner)
-            terms = int(torch.unique(neg_owner).numel() + torch.unique(audio_neg_owner).numel())
+            terms = sum(int(torch.unique(owner).numel()) for owner in (neg_owner, audio_neg_owner) if owner is not None)
             temporal = temporal * _global_share(terms, accelerator, audio.device)
             total = total + self.temporal_weight * temporal
         if self.anchor_weight > 0 and original_text is not None:

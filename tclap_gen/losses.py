@@ -180,6 +180,7 @@ def contrastive_loss(
     text_emb: torch.Tensor,
     logit_scale: ScaleArg,
     accelerator: Any = None,
+    groups: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Symmetric CLIP-style loss: mean of the audio->text and text->audio cross-entropies.
 
@@ -188,6 +189,11 @@ def contrastive_loss(
     With a multi-process ``accelerator``, each rank scores its local rows against the rows of all ranks
     (labels offset by the rows of the ranks before it) and returns the mean over its local rows; with
     equal local batches, the DDP average of gradients equals the single-process gradient on the global batch.
+
+    ``groups`` (N,) integer ids, optional: rows with the same id describe the same thing (two recordings of one
+    class under one caption) and are positives of each other: each row's term is ``-log`` of the softmax mass on
+    ALL its positives, so the loss stops pushing apart what it cannot tell apart. With all ids distinct it is the
+    plain loss.
     """
     _check_emb("audio_emb", audio_emb)
     _check_emb("text_emb", text_emb)
@@ -201,11 +207,23 @@ def contrastive_loss(
 
     all_audio, offset = _gather_with_offset(audio_emb, accelerator)
     all_text, _ = _gather_with_offset(text_emb, accelerator)
-    labels = torch.arange(audio_emb.shape[0], device=audio_emb.device) + offset
-
     logits_a2t = scale_a2t * audio_emb @ all_text.T  # local audio rows vs every caption
     logits_t2a = scale_t2a * text_emb @ all_audio.T  # local caption rows vs every audio
-    return 0.5 * (F.cross_entropy(logits_a2t, labels) + F.cross_entropy(logits_t2a, labels))
+    if groups is None:
+        labels = torch.arange(audio_emb.shape[0], device=audio_emb.device) + offset
+        return 0.5 * (F.cross_entropy(logits_a2t, labels) + F.cross_entropy(logits_t2a, labels))
+
+    groups = torch.as_tensor(groups, device=audio_emb.device)
+    if groups.shape != (audio_emb.shape[0],) or groups.dtype.is_floating_point:
+        raise ValueError(f"`groups` must be {audio_emb.shape[0]} integer ids, got {tuple(groups.shape)} {groups.dtype}")
+    all_groups, _ = _gather_with_offset(groups.long(), accelerator)
+    positive = groups[:, None].long() == all_groups[None, :]  # includes each row's own pair
+    blocked = torch.finfo(logits_a2t.dtype).min
+
+    def multi_positive(logits):
+        return (torch.logsumexp(logits, dim=-1) - torch.logsumexp(logits.masked_fill(~positive, blocked), dim=-1)).mean()
+
+    return 0.5 * (multi_positive(logits_a2t) + multi_positive(logits_t2a))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -362,6 +380,8 @@ class TClapLoss:
     captions that state no order and the initial text encoder's) and ``paraphrase_weight`` * paraphrase
     (paraphrase_loss: a text-only order term). ``order_negatives`` chooses the temporal loss's negatives: "both"
     (order-switched captions and re-ordered mix-ups), "captions" or "audio" only (the ablations of the README).
+    ``same_events_positive``: in ``batch_loss``, rows whose clips hold the same classes in the same order
+    (batch["event_groups"]) are positives of each other in the contrastive loss (``contrastive_loss``'s groups).
 
     ``__call__`` takes the embeddings as separate tensors; ``batch_loss`` takes one training batch's embeddings as
     the trainer computes them (tclap_gen.trainers.tclap), so the loss the tests and the benchmark run is the one
@@ -371,10 +391,11 @@ class TClapLoss:
     ORDER_NEGATIVES = ("both", "captions", "audio")
 
     def __init__(self, temporal_weight: float = 0.5, anchor_weight: float = 0.0, paraphrase_weight: float = 0.0,
-                 order_negatives: str = "both"):
+                 order_negatives: str = "both", same_events_positive: bool = False):
         if order_negatives not in self.ORDER_NEGATIVES:
             raise ValueError(f"`order_negatives` must be one of {self.ORDER_NEGATIVES}, got {order_negatives!r}")
         self.order_negatives = order_negatives
+        self.same_events_positive = bool(same_events_positive)
         for name, value in (("temporal_weight", temporal_weight), ("anchor_weight", anchor_weight),
                             ("paraphrase_weight", paraphrase_weight)):
             if not math.isfinite(float(value)) or float(value) < 0:
@@ -385,7 +406,8 @@ class TClapLoss:
 
     def __repr__(self) -> str:
         return (f"TClapLoss(temporal_weight={self.temporal_weight}, anchor_weight={self.anchor_weight}, "
-                f"paraphrase_weight={self.paraphrase_weight}, order_negatives={self.order_negatives!r})")
+                f"paraphrase_weight={self.paraphrase_weight}, order_negatives={self.order_negatives!r}, "
+                f"same_events_positive={self.same_events_positive})")
 
     def _chosen_negatives(self, neg_text_emb, neg_owner, audio_neg_emb, audio_neg_owner):
         """The order negatives `order_negatives` keeps for the temporal loss; the other side becomes None."""
@@ -430,7 +452,12 @@ class TClapLoss:
         n = int(batch["anchor_mask"].shape[0])
         audio, text = audio_all[:n], text_all[:n]
         end = n + int(batch["negative_owner"].numel())
-        contrastive = contrastive_loss(audio, text, logit_scale, accelerator=accelerator)
+        groups = None
+        if self.same_events_positive:
+            if "event_groups" not in batch:
+                raise ValueError("same_events_positive needs batch['event_groups'] (one id per clip's ordered classes)")
+            groups = batch["event_groups"]
+        contrastive = contrastive_loss(audio, text, logit_scale, accelerator=accelerator, groups=groups)
         zero = contrastive * 0.0
         temporal = anchor = paraphrase = zero
         total = contrastive

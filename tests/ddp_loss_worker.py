@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tclap_gen.losses import TClapLoss
+from tclap_gen.losses import LossOutput, TClapLoss, contrastive_loss
 
 AUDIO_FEATURES = 6
 TEXT_FEATURES = 5
 EMBED_DIM = 4
 GLOBAL_BATCH = 8
-VARIANTS = ("contrastive", "tclap")
+VARIANTS = ("contrastive", "tclap", "grouped")
 
 
 class TinyProjector(nn.Module):
@@ -54,6 +54,8 @@ def make_batch(seed: int) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed + 1)
     # Text negatives: local samples 0 (two negatives) and 2 (one) of each half; audio negative: local sample 1.
     neg_owner = torch.tensor([0, 0, 2, 4, 4, 6])
+    # Clip groups (same events): rows 0 and 4, and rows 2 and 3 and 6, hold the same classes; 0/4 and 2/6 cross ranks.
+    groups = torch.tensor([10, 11, 12, 12, 10, 13, 12, 14])
     audio_neg_owner = torch.tensor([1, 5])
     return {
         "audio": torch.randn(GLOBAL_BATCH, AUDIO_FEATURES, generator=g),
@@ -62,6 +64,7 @@ def make_batch(seed: int) -> dict[str, torch.Tensor]:
         "neg_owner": neg_owner,
         "audio_neg": torch.randn(len(audio_neg_owner), AUDIO_FEATURES, generator=g),
         "audio_neg_owner": audio_neg_owner,
+        "groups": groups,
     }
 
 
@@ -78,6 +81,7 @@ def shard(batch: dict[str, torch.Tensor], rank: int, world: int) -> dict[str, to
         "neg_owner": batch["neg_owner"][keep_t] - lo,
         "audio_neg": batch["audio_neg"][keep_a],
         "audio_neg_owner": batch["audio_neg_owner"][keep_a] - lo,
+        "groups": batch["groups"][lo:hi],
     }
 
 
@@ -93,6 +97,9 @@ def compute(model: nn.Module, batch: dict[str, torch.Tensor], accelerator, varia
     scales = (inner.logit_scale_a, inner.logit_scale_t)
     if variant == "contrastive":
         return TClapLoss(temporal_weight=0.0)(audio, text, scales, accelerator=accelerator)
+    if variant == "grouped":
+        loss = contrastive_loss(audio, text, scales, accelerator=accelerator, groups=batch["groups"])
+        return LossOutput(total=loss, contrastive=loss, temporal=loss * 0.0)
     return TClapLoss(temporal_weight=0.5)(
         audio, text, scales, neg_text_emb=neg_text, neg_owner=batch["neg_owner"],
         audio_neg_emb=audio_neg, audio_neg_owner=batch["audio_neg_owner"], accelerator=accelerator,

@@ -81,6 +81,29 @@ def test_contrastive_perfect_alignment_high_scale_is_near_zero():
     assert contrastive_loss(emb, emb.roll(1, dims=0), torch.tensor(MAX_LOGIT_SCALE)).item() > 10
 
 
+def test_contrastive_groups_make_same_event_rows_positives():
+    audio, text = _unit(6, 8, 5), _unit(6, 8, 6)
+    scale = torch.tensor(1.2)
+    plain = contrastive_loss(audio, text, scale)
+    # distinct ids: exactly the plain loss
+    distinct = contrastive_loss(audio, text, scale, groups=torch.tensor([5, 1, 9, 2, 7, 3]))
+    assert distinct.item() == pytest.approx(plain.item(), abs=1e-6)
+    # rows 0 and 3 share an id: each row's term is -log of its softmax mass on both, by hand
+    groups = torch.tensor([0, 1, 2, 0, 4, 5])
+    logits = [scale.exp() * audio @ text.T, scale.exp() * text @ audio.T]
+    positives = [[0, 3], [1], [2], [0, 3], [4], [5]]
+    expected = sum(-(lg[i].softmax(-1)[positives[i]].sum().log()) for lg in logits for i in range(6)) / 12
+    assert contrastive_loss(audio, text, scale, groups=groups).item() == pytest.approx(expected.item(), abs=1e-5)
+    # two recordings under one caption: nothing left to push apart, where the plain loss cannot go below log 2
+    same = torch.cat([audio[:1], audio[:1], audio[1:2]]), torch.cat([audio[:1], audio[:1], audio[1:2]])
+    assert contrastive_loss(*same, torch.tensor(math.log(100.0)), groups=torch.tensor([0, 0, 1])).item() < 1e-3
+    assert contrastive_loss(*same, torch.tensor(math.log(100.0))).item() > 2 / 3 * math.log(2) - 1e-4
+    with pytest.raises(ValueError, match="groups"):
+        contrastive_loss(audio, text, scale, groups=torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="groups"):
+        contrastive_loss(audio, text, scale, groups=torch.zeros(6))
+
+
 def test_contrastive_clamps_scale_inside_loss():
     audio, text = _unit(4, 6, 2), _unit(4, 6, 3)
     at_max = contrastive_loss(audio, text, torch.tensor(MAX_LOGIT_SCALE))

@@ -146,6 +146,15 @@ def test_an_ablation_with_caption_negatives_only_trains(tmp_path):
     assert all(row[3] > 0.0 for row in summary.loss_history)  # the order-switched captions still give a term
 
 
+def test_same_events_positive_trains_and_changes_the_contrastive_loss_only_where_clips_repeat(tmp_path):
+    # the smoke data has few classes: a batch of 4 repeats some, so the two runs' first losses differ
+    plain = run(tmp_path / "plain")
+    grouped = run(tmp_path / "grouped", "loss.same_events_positive=true")
+    assert grouped.status == "finished"
+    assert grouped.loss_history[0][2] < plain.loss_history[0][2]  # fewer pairs pushed apart at the same weights
+    assert grouped.loss_history[0][3] == pytest.approx(plain.loss_history[0][3], rel=1e-5)  # temporal unchanged
+
+
 def test_paraphrase_term_is_added_with_its_weight(tmp_path):
     summary = run(tmp_path / "para", "loss.paraphrase_weight=2.0")
     assert summary.status == "finished"
@@ -418,6 +427,11 @@ def test_feature_collator_batches_features_tokens_and_negatives(tiny_tclap):
     assert batch["negative_owner"].tolist() == [0] * 5 and batch["audio_negative_owner"].tolist() == [0]
     assert batch["anchor_mask"].tolist() == [False, True]  # only captions without an order are anchored
     assert batch["bad"] == [("/x/bad.flac", "unreadable")]
+    # one id per clip's ordered classes: equal for the same classes in the same order, different otherwise
+    first, second = (TemporalExample(audio=wave, sampling_rate=8000, caption="c", labels=labels)
+                     for labels in (["bell", "splash"], ["splash", "bell"]))
+    groups = collator([(first, []), (second, []), (first, [])])["event_groups"].tolist()
+    assert groups[0] == groups[2] != groups[1]
     # Resampled to the model's 16 kHz: the features equal those of the model's own input path.
     from tclap_gen.audio import resample
 
@@ -430,6 +444,47 @@ def test_feature_collator_batches_features_tokens_and_negatives(tiny_tclap):
     with_paraphrases = FeatureCollator(tiny_tclap.processor.feature_extractor, tiny_tclap.processor.tokenizer,
                                        data_rate=8000, paraphrases=True)([(paraphrased, [])])
     assert with_paraphrases["input_ids"].shape[0] == 3 and with_paraphrases["paraphrase_owner"].tolist() == [0]
+
+
+def test_spec_augment_masks_bands_and_frames_with_the_row_mean_and_repeats_by_seed():
+    from tclap_gen.trainers.tclap import spec_augment
+
+    features = torch.randn(3, 1, 50, 16)
+    out = spec_augment(features, [7, 8, 7], freq_masks=2, freq_mask_width=4, time_masks=2, time_mask_width=10)
+    assert out.shape == features.shape
+    for row in range(3):
+        changed = out[row] != features[row]
+        assert changed.any()  # seeds 7 and 8 draw non-empty masks
+        torch.testing.assert_close(out[row][changed], features[row].mean().expand(int(changed.sum())))
+        # every changed cell lies in a masked band or stretch: at most 2 x 4 bins or 2 x 10 frames fully changed
+        full_bins = int(changed.all(dim=-2).sum())
+        full_frames = int(changed.all(dim=-1).sum())
+        assert full_bins <= 8 and full_frames <= 20 and (full_bins + full_frames) > 0
+    assert torch.equal(out[0] != features[0], out[2] != features[2])  # same seed, same masks
+    assert not torch.equal(out[0] != features[0], out[1] != features[1])
+    # widths of 0 leave the features alone
+    torch.testing.assert_close(spec_augment(features, [1, 2, 3], 2, 0, 2, 0), features, rtol=0, atol=0)
+
+
+def test_a_run_with_spec_augment_trains_and_masks_negatives_like_their_clip(tiny_tclap, tmp_path):
+    import numpy as np
+
+    from tclap_gen.datasets import TemporalExample
+    from tclap_gen.trainers.tclap import FeatureCollator
+
+    settings = dict(freq_masks=1, freq_mask_width=8, time_masks=1, time_mask_width=40)
+    make = lambda **kw: FeatureCollator(tiny_tclap.processor.feature_extractor, tiny_tclap.processor.tokenizer,
+                                        data_rate=16000, max_audio_negatives=1, **kw)
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    example = TemporalExample(audio=wave, sampling_rate=16000, caption="a bell then a splash",
+                              negatives=["a splash then a bell"], audio_negatives=[wave[::-1].copy()])
+    clean, masked = make()([(example, [])]), make(spec_augment=settings)([(example, [])])
+    changed = masked["input_features"] != clean["input_features"]
+    assert changed[0].any() and torch.equal(changed[0], changed[1])  # the re-ordered mixture: the same masks
+    summary = run(tmp_path / "masked", *[f"data.{k}={v}" for k, v in settings.items()])
+    assert summary.status == "finished"
+    with pytest.raises(ConfigError, match="data.time_masks"):
+        config_for(tmp_path / "bad", "data.time_masks=-1")
 
 
 def test_global_batchnorm_matches_batchnorm_in_one_process():

@@ -110,6 +110,13 @@ class DataConfig:
     num_workers: int = 0  # DataLoader worker processes (features are computed there); -1: one per spare core, <= 8
     max_audio_negatives: int | None = None  # audio order negatives kept per example (each costs a forward); None: all
     cache_mb: float = 0.0  # decoded clips kept in memory, loaded before the workers start (they share it)
+    # SpecAugment on the training features (not in the paper; for recognition on recordings never heard): each
+    # example gets `freq_masks` bands of up to `freq_mask_width` mel bins and `time_masks` stretches of up to
+    # `time_mask_width` frames set to its mean; its re-ordered mixtures get the same masks. 0: off.
+    freq_masks: int = 0
+    freq_mask_width: int = 0
+    time_masks: int = 0
+    time_mask_width: int = 0
 
 
 @dataclass
@@ -140,6 +147,9 @@ class LossConfig:
     # The temporal loss's negatives: both (the paper's captions with the order switched, and the same clips mixed in
     # another order), captions or audio only (ablations).
     order_negatives: str = "both"
+    # Not in the paper: clips holding the same classes in the same order (two recordings of one class) are
+    # positives of each other in the contrastive loss instead of negatives it cannot separate.
+    same_events_positive: bool = False
 
 
 @dataclass
@@ -203,6 +213,8 @@ class TrainConfig:
         need(self.data.sampling_rate > 0, "data.sampling_rate", "must be positive")
         need(self.data.seconds > 0, "data.seconds", "must be positive")
         need(self.data.num_workers >= -1, "data.num_workers", "must be >= 0, or -1 for automatic")
+        for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width"):
+            need(getattr(self.data, name) >= 0, f"data.{name}", "must be >= 0")
         need(self.data.max_audio_negatives is None or self.data.max_audio_negatives >= 0,
              "data.max_audio_negatives", "must be >= 0 or null")
         need(bool(self.data.mixture), "data.mixture", "lists no data source")

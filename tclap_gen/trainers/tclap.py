@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ import random
 import shutil
 import sys
 import time
+import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -371,8 +373,9 @@ class FeatureCollator:
     negatives) and token ids for the captions (and text negatives), so the loop only moves tensors."""
 
     def __init__(self, feature_extractor, tokenizer, data_rate: int, enable_fusion: bool = False,
-                 max_audio_negatives: int | None = None, paraphrases: bool = False):
+                 max_audio_negatives: int | None = None, paraphrases: bool = False, spec_augment: dict | None = None):
         self.feature_extractor = feature_extractor
+        self.spec_augment = spec_augment  # keyword arguments of spec_augment(); None: off
         self.paraphrases = paraphrases  # tokenize the mix-ups' paraphrases (only loss.paraphrase_weight uses them)
         self.max_audio_negatives = max_audio_negatives
         self.tokenizer = tokenizer
@@ -406,6 +409,12 @@ class FeatureCollator:
         batch = collate_examples(examples)
         waves = [self._wave(w) for w in batch["audio"] + batch["audio_negatives"]]
         features = clap_audio_features(self.feature_extractor, waves, self.truncation)
+        if self.spec_augment:
+            # each clip's masks drawn from its own samples (deterministic, so a resumed run sees the same batches);
+            # its re-ordered mixtures get the same masks
+            owners = list(range(len(batch["audio"]))) + batch["audio_negative_owner"].tolist()
+            seeds = [zlib.crc32(np.ascontiguousarray(wave).tobytes()) for wave in batch["audio"]]
+            features = spec_augment(features, [seeds[i] for i in owners], **self.spec_augment)
         if not self.paraphrases:  # no text forward for what no loss reads
             batch["paraphrases"], batch["paraphrase_owner"] = [], batch["paraphrase_owner"][:0]
         texts = batch["captions"] + batch["negatives"] + batch["paraphrases"]  # the loss slices them in this order
@@ -426,8 +435,44 @@ class FeatureCollator:
             "audio_negative_owner": batch["audio_negative_owner"],
             "paraphrase_owner": batch["paraphrase_owner"],
             "anchor_mask": torch.tensor([unordered(c) for c in batch["captions"]], dtype=torch.bool),
+            "event_groups": torch.tensor([event_group(labels) for labels in batch["labels"]], dtype=torch.long),
             "bad": bad,
         }
+
+
+def spec_augment(features: torch.Tensor, seeds: list[int], freq_masks: int, freq_mask_width: int, time_masks: int,
+                 time_mask_width: int) -> torch.Tensor:
+    """SpecAugment (Park et al. 2019) without time warping on (rows, channels, frames, mel bins) features: per row,
+    `freq_masks` bands of 0..freq_mask_width bins and `time_masks` stretches of 0..time_mask_width frames set to
+    the row's mean, drawn from np.random.default_rng(seeds[row]) (rows with the same seed get the same masks)."""
+    out = features.clone()
+    frames, bins = features.shape[-2:]
+    for row, seed in enumerate(seeds):
+        rng = np.random.default_rng(seed)
+        mean = features[row].mean()
+        for _ in range(freq_masks):
+            width = int(rng.integers(0, min(freq_mask_width, bins) + 1))
+            start = int(rng.integers(0, bins - width + 1))
+            out[row, ..., start : start + width] = mean
+        for _ in range(time_masks):
+            width = int(rng.integers(0, min(time_mask_width, frames) + 1))
+            start = int(rng.integers(0, frames - width + 1))
+            out[row, ..., start : start + width, :] = mean
+    return out
+
+
+def spec_augment_settings(data) -> dict | None:
+    """spec_augment()'s keyword arguments from a DataConfig; None when no mask is asked for."""
+    settings = {name: getattr(data, name) for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width")}
+    masks = settings["freq_masks"] * settings["freq_mask_width"] + settings["time_masks"] * settings["time_mask_width"]
+    return settings if masks > 0 else None
+
+
+def event_group(labels) -> int:
+    """An id for a clip's classes in their order, the same on every process (a hash, not Python's salted one),
+    so that clips holding the same events are positives of each other (loss.same_events_positive)."""
+    digest = hashlib.blake2b("\x1f".join(labels).encode(), digest_size=7).digest()
+    return int.from_bytes(digest, "little")
 
 
 @dataclass
@@ -796,7 +841,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                                # captions-only ablation: no re-ordered mixtures to embed
                                max_audio_negatives=0 if config.loss.order_negatives == "captions"
                                else config.data.max_audio_negatives,
-                               paraphrases=config.loss.paraphrase_weight > 0)
+                               paraphrases=config.loss.paraphrase_weight > 0,
+                               spec_augment=spec_augment_settings(config.data))
     workers = config.data.num_workers
     if workers < 0:  # one per core left over by the training processes on this machine, at most 8
         workers = max(1, min(8, (os.cpu_count() or 2) // max(1, accelerator.num_processes) - 1))
@@ -821,7 +867,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     module, optimizer, train_loader = accelerator.prepare(module, optimizer, loader)
     accelerator.register_for_checkpointing(scheduler)
     loss_fn = TClapLoss(config.loss.temporal_weight, config.loss.anchor_weight, config.loss.paraphrase_weight,
-                        config.loss.order_negatives)
+                        config.loss.order_negatives, config.loss.same_events_positive)
 
     # ----- evaluation context (fixed batches drawn once, from an epoch no training pass uses) -----
     ctx = {"loss_fn": loss_fn,
@@ -830,9 +876,11 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     if main and config.eval.loss_batches > 0:
         indices = bundle.sampler.epoch_indices(EVAL_EPOCH)
         bundle.dataset.set_epoch(EVAL_EPOCH)
+        eval_collator = copy.copy(collator)
+        eval_collator.spec_augment = None  # the held-out loss on clean features
         for b in range(min(config.eval.loss_batches, len(indices) // o.batch_size)):
             chunk = indices[b * o.batch_size : (b + 1) * o.batch_size]
-            batch = collator([bundle.dataset[i] for i in chunk])
+            batch = eval_collator([bundle.dataset[i] for i in chunk])
             ctx["eval_batches"].append({k: v for k, v in batch.items() if k != "bad"})
         bundle.dataset.set_epoch(0)
 

@@ -52,11 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--json", action="store_true")
     parse.set_defaults(handler=run_parse)
 
-    evaluate = commands.add_parser("eval", help="evaluate a T-CLAP on labelled clips (tclassify, zeroshot, retrieval) "
+    evaluate = commands.add_parser("eval", help="evaluate a T-CLAP on labelled clips (tclassify, zeroshot, probe, retrieval) "
                                                  "or generated clips against their captions (generation)")
     kinds = evaluate.add_subparsers(dest="kind", required=True)
     for kind, text in (("tclassify", "T-Classify: is the caption in the right order preferred over the reversed one"),
                        ("zeroshot", "zero-shot classification of single clips"),
+                       ("probe", "linear probe: logistic regression on the train clips' audio embeddings, scored "
+                                 "on the held-out clips (needs --split heldout)"),
                        ("retrieval", "text-audio retrieval among 2-event mix-ups")):
         one = kinds.add_parser(kind, help=text)
         one.add_argument("--model", default=DEFAULT_MODEL)

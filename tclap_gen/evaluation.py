@@ -47,6 +47,9 @@ __all__ = [
     "evaluate_tclassify",
     "zero_shot_from_similarity",
     "zero_shot",
+    "LinearProbeResult",
+    "fit_linear_probe",
+    "linear_probe",
     "retrieval_from_similarity",
     "retrieval",
     "text_drift",
@@ -118,6 +121,23 @@ class ZeroShotResult:
     n_clips: int
     n_classes: int
     per_class: dict[str, float] = field(default_factory=dict)  # label -> top-1 accuracy on its clips
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LinearProbeResult:
+    """Top-1 in [0, 1] of a logistic regression on frozen audio embeddings, fitted on the train clips and scored
+    on the held-out ones (``top1``) and on the clips it was fitted on (``train_top1``)."""
+
+    top1: float
+    train_top1: float
+    n_train: int
+    n_clips: int
+    n_classes: int
+    weight_decay: float
+    per_class: dict[str, float] = field(default_factory=dict)  # label -> held-out top-1 on its clips
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -333,6 +353,68 @@ def zero_shot(model, records, classes=None, phrases: dict | None = None, templat
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Linear probe: how much of a class the audio embedding carries, whatever the text tower makes of it
+
+
+def fit_linear_probe(features: torch.Tensor, targets, n_classes: int, weight_decay: float = 1e-4,
+                     max_iter: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight (C, D), bias (C,)) of a multinomial logistic regression: mean cross-entropy plus
+    weight_decay / 2 * ||weight||^2, minimised by L-BFGS in float64 (a convex problem: the fit is deterministic)."""
+    x = torch.as_tensor(features, dtype=torch.float64)
+    y = torch.as_tensor(targets, dtype=torch.long)
+    if x.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise EvaluationError(f"features must be (N>0, D) with one target each, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if weight_decay < 0:
+        raise EvaluationError(f"weight_decay must be >= 0, got {weight_decay}")
+    weight = torch.zeros(n_classes, x.shape[1], dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(x @ weight.T + bias, y) + 0.5 * weight_decay * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return weight.detach(), bias.detach()
+
+
+def linear_probe(model, train_records, test_records, seconds: float | None = None, weight_decay: float = 1e-4,
+                 batch_size: int = 32) -> LinearProbeResult:
+    """Fit `fit_linear_probe` on the standardised audio embeddings of `train_records` (classes: their labels) and
+    score it on `test_records`, with the ties-count-as-wrong rule of zero-shot. Beside zero-shot on the same clips
+    it says whether recognition is lost in the audio tower (the probe is low too) or in the text alignment (not)."""
+    train_records, test_records = list(train_records), list(test_records)
+    classes = sorted({r.label for r in train_records})
+    if len(classes) < 2 or not test_records:
+        raise EvaluationError(f"a linear probe needs train clips of two or more classes and held-out clips, got "
+                              f"{len(classes)} classes and {len(test_records)} held-out clips")
+    index = {label: i for i, label in enumerate(classes)}
+    unknown = sorted({r.label for r in test_records} - set(index))
+    if unknown:
+        raise EvaluationError(f"held-out clips have labels no train clip has: {unknown}")
+    rate = int(getattr(model, "sampling_rate", 16000))
+
+    def embed(records):
+        waves = _load_clips(records, rate, seconds)
+        return model.embed_audio(waves, sampling_rate=rate, batch_size=batch_size).double().cpu()
+
+    train_x, test_x = embed(train_records), embed(test_records)
+    # Standardised by the train clips' statistics: a T-CLAP's embeddings sit in a narrow cone, and unscaled, the
+    # weight decay would decide the fit rather than the data.
+    mean, std = train_x.mean(dim=0), train_x.std(dim=0).clamp_min(1e-8)
+    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
+    train_y = [index[r.label] for r in train_records]
+    weight, bias = fit_linear_probe(train_x, train_y, len(classes), weight_decay=weight_decay)
+    held = zero_shot_from_similarity(test_x @ weight.T + bias, [index[r.label] for r in test_records], classes)
+    fitted = zero_shot_from_similarity(train_x @ weight.T + bias, train_y, classes)
+    return LinearProbeResult(top1=held.top1, train_top1=fitted.top1, n_train=len(train_records),
+                             n_clips=len(test_records), n_classes=len(classes), weight_decay=weight_decay,
+                             per_class=held.per_class)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Retrieval
 
 
@@ -465,18 +547,22 @@ def _select_records(clips, split: str):
     return records
 
 
-EVAL_KINDS = ("tclassify", "zeroshot", "retrieval")
+EVAL_KINDS = ("tclassify", "zeroshot", "probe", "retrieval")
 
 
 def run_eval(kind: str, model, clips, pairs: int = 200, seed: int = 0, seconds: float | None = None,
              split: str = "all") -> dict:
-    """What `tclap-gen eval tclassify|zeroshot|retrieval` runs: a JSON-ready dict with the settings and the scores.
-    "retrieval" is text<->audio recall@k among `pairs` two-event mix-ups of the clips and their captions (the
-    distractors are other mixes of the same sounds, in other pairings and orders).
+    """What `tclap-gen eval tclassify|zeroshot|probe|retrieval` runs: a JSON-ready dict with the settings and the
+    scores. "retrieval" is text<->audio recall@k among `pairs` two-event mix-ups of the clips and their captions (the
+    distractors are other mixes of the same sounds, in other pairings and orders). "probe" (`linear_probe`) fits on
+    the train side of the held-out split and scores the held-out side, so it needs split="heldout".
 
     `model` is a built-in name, a folder or Hub id, or an already loaded TClap."""
     if kind not in EVAL_KINDS:
         raise EvaluationError(f"kind must be one of {', '.join(EVAL_KINDS)}, got {kind!r}")
+    if kind == "probe" and split != "heldout":
+        raise EvaluationError(f"probe fits on the train clips and scores the held-out ones: split must be 'heldout', "
+                              f"got {split!r}")
     records = _select_records(clips, split)
     if isinstance(model, (str, Path)):
         from .model import TClap
@@ -494,6 +580,11 @@ def run_eval(kind: str, model, clips, pairs: int = 200, seed: int = 0, seconds: 
         result = retrieval(tclap, build_tclassify_examples(records, pairs, seed=seed, sampling_rate=tclap.sampling_rate,
                                                            seconds=seconds))
         settings.update(seed=seed, seconds=seconds)
+    elif kind == "probe":
+        from .datasets import heldout_split
+
+        train, _ = heldout_split(_select_records(clips, "all"))
+        result = linear_probe(tclap, train, records, seconds=seconds)
     else:
         result = zero_shot(tclap, records, seconds=seconds)
     return {**settings, **result.to_dict()}
@@ -519,6 +610,14 @@ def format_result(kind: str, result: dict) -> str:
             f"top-{result['k']} {100 * result['top5']:5.1f} %",
             "per class top-1:",
         ] + [f"  {label:<24} {100 * acc:5.1f} %" for label, acc in sorted(result.get("per_class", {}).items())]
+    elif kind == "probe":
+        lines = [
+            head,
+            f"logistic regression on the audio embeddings of {result['n_train']} train clips "
+            f"(weight decay {result['weight_decay']:g})",
+            f"held-out top-1 {100 * result['top1']:5.1f} %   (chance {100 / result['n_classes']:.1f})",
+            f"train top-1    {100 * result['train_top1']:5.1f} %",
+        ]
     elif kind == "retrieval":
         lines = [head, f"{result['n_audio']} two-event mix-ups, {result['n_captions']} captions, seed {result.get('seed')}"] + [
             f"{name} R@{k:<2} {100 * result[f'{key}_r{k}']:5.1f} %" for key, name in (("t2a", "text->audio"), ("a2t", "audio->text"))

@@ -17,7 +17,9 @@ from tclap_gen.evaluation import (
     build_tclassify_examples,
     class_prompts,
     evaluate_tclassify,
+    fit_linear_probe,
     format_result,
+    linear_probe,
     retrieval,
     retrieval_from_similarity,
     run_eval,
@@ -384,3 +386,53 @@ def test_run_eval_errors_and_heldout(tiny_tclap, clips_csv, tmp_path):
     _, held = split_by_source(read_clip_metadata(clips_csv), test_fraction=0.2, seed=0)
     report = run_eval("zeroshot", tiny_tclap, clips_csv, split="heldout")
     assert report["split"] == "heldout" and report["n_clips"] == len(held) == 6 and report["n_classes"] == 6
+
+
+# ---------------------------------------------------------------- linear probe
+
+
+def test_linear_probe_fits_train_clips_and_scores_held_out_ones(tiny_tclap, clips_csv):
+    from tclap_gen.audio import load_audio
+    from tclap_gen.datasets import heldout_split, read_clip_metadata
+
+    records = read_clip_metadata(clips_csv)
+    train, held = heldout_split(records)
+    classes = sorted({r.label for r in records})
+    keys = {id(r): wave_key(load_audio(r.path, 16000)[0]) for r in records}
+    # Each clip embeds as its class's direction plus a little noise: a probe must find every class again.
+    noise = torch.Generator().manual_seed(0)
+    audio = {keys[id(r)]: one_hot(classes.index(r.label), 8) + 0.05 * torch.randn(8, generator=noise) for r in records}
+    result = linear_probe(LookupModel(audio, {}, 8), train, held)
+    assert (result.top1, result.train_top1) == (1.0, 1.0)
+    assert (result.n_train, result.n_clips, result.n_classes) == (len(train), len(held), 6)
+    assert set(result.per_class) == set(classes)
+
+    # Held-out clips that sound like the next class are all wrong, though the train side still fits.
+    shifted = dict(audio)
+    for r in held:
+        shifted[keys[id(r)]] = one_hot((classes.index(r.label) + 1) % 6, 8)
+    wrong = linear_probe(LookupModel(shifted, {}, 8), train, held)
+    assert (wrong.top1, wrong.train_top1) == (0.0, 1.0)
+
+    with pytest.raises(EvaluationError, match="no train clip"):
+        linear_probe(LookupModel(audio, {}, 8), [r for r in train if r.label != classes[0]], held)
+
+    report = run_eval("probe", tiny_tclap, clips_csv, split="heldout")
+    assert report["n_clips"] == len(held) and report["n_train"] == len(train)
+    assert 0.0 <= report["top1"] <= 1.0 and report["train_top1"] == 1.0  # 6 points in 32 dims are separable
+    assert "held-out top-1" in format_result("probe", report)
+    with pytest.raises(EvaluationError, match="split must be 'heldout'"):
+        run_eval("probe", tiny_tclap, clips_csv)
+
+
+def test_fit_linear_probe_is_a_minimum_of_its_loss():
+    x = torch.randn(40, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    weight, bias = fit_linear_probe(x, y, 3, weight_decay=1e-2)
+    weight.requires_grad_(True)
+    bias.requires_grad_(True)
+    loss = F.cross_entropy(x @ weight.T + bias, y) + 0.5 * 1e-2 * weight.pow(2).sum()
+    grads = torch.autograd.grad(loss, (weight, bias))
+    assert max(float(g.abs().max()) for g in grads) < 1e-5  # L-BFGS reached the convex problem's optimum
+    with pytest.raises(EvaluationError, match="weight_decay"):
+        fit_linear_probe(x, y, 3, weight_decay=-1.0)

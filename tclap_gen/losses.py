@@ -33,6 +33,7 @@ __all__ = [
     "LossOutput",
     "TClapLoss",
     "clamp_logit_scale",
+    "class_prompt_loss",
     "contrastive_loss",
     "gather_features",
     "paraphrase_loss",
@@ -315,6 +316,29 @@ def temporal_loss(
     return torch.cat(terms).mean()
 
 
+def class_prompt_loss(audio_emb: torch.Tensor, prompt_emb: torch.Tensor, targets: torch.Tensor,
+                      logit_scale: ScaleArg) -> torch.Tensor:
+    """Zero-shot classification as a training term (not in the paper; off by default).
+
+    Each clip with a class (``targets[i] >= 0``, an index into the rows of ``prompt_emb``: one phrase per training
+    class) must pick its own class's phrase among all of them: cross-entropy over ``prompt_emb`` with the
+    audio->text scale. Rows with target -1 (mix-ups) do not count; 0 (with a gradient path) when no row has a class.
+    The contrastive loss of a batch of 16 sees a few classes at a time; this term sees every class at every step.
+    """
+    _check_emb("audio_emb", audio_emb)
+    _check_emb("prompt_emb", prompt_emb)
+    if targets.shape != (audio_emb.shape[0],):
+        raise ValueError(f"`targets` must have shape ({audio_emb.shape[0]},), got {tuple(targets.shape)}")
+    rows = targets >= 0
+    if not bool(rows.any()):
+        return audio_emb.sum() * 0.0
+    if int(targets.max()) >= prompt_emb.shape[0]:
+        raise ValueError(f"`targets` must index the {prompt_emb.shape[0]} prompts, got {int(targets.max())}")
+    scale_a2t, _ = _scale_pair(logit_scale, audio_emb)
+    logits = scale_a2t * audio_emb[rows] @ prompt_emb.T
+    return F.cross_entropy(logits, targets[rows])
+
+
 def paraphrase_loss(
     text_emb: torch.Tensor,
     paraphrase_emb: torch.Tensor,
@@ -356,13 +380,15 @@ def paraphrase_loss(
 @dataclass
 class LossOutput:
     """Scalars of one step. ``total = contrastive + temporal_weight * temporal + anchor_weight * anchor +
-    paraphrase_weight * paraphrase``; the last two are 0 where they are not computed."""
+    paraphrase_weight * paraphrase + class_prompt_weight * class_prompt``; the last three are 0 where they are not
+    computed."""
 
     total: torch.Tensor
     contrastive: torch.Tensor
     temporal: torch.Tensor
     anchor: torch.Tensor | None = None
     paraphrase: torch.Tensor | None = None
+    class_prompt: torch.Tensor | None = None
 
 
 def _global_share(count: int, accelerator: Any, device) -> float:
@@ -382,6 +408,8 @@ class TClapLoss:
     (order-switched captions and re-ordered mix-ups), "captions" or "audio" only (the ablations of the README).
     ``same_events_positive``: in ``batch_loss``, rows whose clips hold the same classes in the same order
     (batch["event_groups"]) are positives of each other in the contrastive loss (``contrastive_loss``'s groups).
+    ``class_prompt_weight`` * ``class_prompt_loss`` (0 by default): in ``batch_loss``, each single clip must also
+    pick its class's phrase among every training class's (batch["class_target"]).
 
     ``__call__`` takes the embeddings as separate tensors; ``batch_loss`` takes one training batch's embeddings as
     the trainer computes them (tclap_gen.trainers.tclap), so the loss the tests and the benchmark run is the one
@@ -391,23 +419,24 @@ class TClapLoss:
     ORDER_NEGATIVES = ("both", "captions", "audio")
 
     def __init__(self, temporal_weight: float = 0.5, anchor_weight: float = 0.0, paraphrase_weight: float = 0.0,
-                 order_negatives: str = "both", same_events_positive: bool = False):
+                 order_negatives: str = "both", same_events_positive: bool = False, class_prompt_weight: float = 0.0):
         if order_negatives not in self.ORDER_NEGATIVES:
             raise ValueError(f"`order_negatives` must be one of {self.ORDER_NEGATIVES}, got {order_negatives!r}")
         self.order_negatives = order_negatives
         self.same_events_positive = bool(same_events_positive)
         for name, value in (("temporal_weight", temporal_weight), ("anchor_weight", anchor_weight),
-                            ("paraphrase_weight", paraphrase_weight)):
+                            ("paraphrase_weight", paraphrase_weight), ("class_prompt_weight", class_prompt_weight)):
             if not math.isfinite(float(value)) or float(value) < 0:
                 raise ValueError(f"`{name}` must be a finite number >= 0, got {value}")
         self.temporal_weight = float(temporal_weight)
         self.anchor_weight = float(anchor_weight)
         self.paraphrase_weight = float(paraphrase_weight)
+        self.class_prompt_weight = float(class_prompt_weight)
 
     def __repr__(self) -> str:
         return (f"TClapLoss(temporal_weight={self.temporal_weight}, anchor_weight={self.anchor_weight}, "
                 f"paraphrase_weight={self.paraphrase_weight}, order_negatives={self.order_negatives!r}, "
-                f"same_events_positive={self.same_events_positive})")
+                f"same_events_positive={self.same_events_positive}, class_prompt_weight={self.class_prompt_weight})")
 
     def _chosen_negatives(self, neg_text_emb, neg_owner, audio_neg_emb, audio_neg_owner):
         """The order negatives `order_negatives` keeps for the temporal loss; the other side becomes None."""
@@ -445,7 +474,8 @@ class TClapLoss:
         """The objective of one training batch (tclap_gen.datasets.collate_examples' layout).
 
         audio_all: the clips, then their audio order negatives. text_all: the captions, their text negatives
-        (batch["negative_owner"]), then the paraphrases (batch["paraphrase_owner"]). original_text: the initial
+        (batch["negative_owner"]), the paraphrases (batch["paraphrase_owner"]), then the class phrases that
+        batch["class_target"] indexes (only when class_prompt_weight > 0). original_text: the initial
         encoder's normalised embeddings of the captions in batch["anchor_mask"] (for the anchor term). The temporal,
         anchor and paraphrase terms are scaled so that their mean over processes is the global batch's mean.
         """
@@ -459,7 +489,7 @@ class TClapLoss:
             groups = batch["event_groups"]
         contrastive = contrastive_loss(audio, text, logit_scale, accelerator=accelerator, groups=groups)
         zero = contrastive * 0.0
-        temporal = anchor = paraphrase = zero
+        temporal = anchor = paraphrase = class_prompt = zero
         total = contrastive
         if self.temporal_weight > 0:
             neg_text, neg_owner, audio_neg, audio_neg_owner = self._chosen_negatives(
@@ -478,8 +508,18 @@ class TClapLoss:
             total = total + self.anchor_weight * anchor
         if self.paraphrase_weight > 0:
             owner = batch["paraphrase_owner"]
-            paraphrase = paraphrase_loss(text, text_all[end:], owner, text_all[n:end], batch["negative_owner"],
-                                         logit_scale)
+            paraphrase = paraphrase_loss(text, text_all[end:end + int(owner.numel())], owner, text_all[n:end],
+                                         batch["negative_owner"], logit_scale)
             paraphrase = paraphrase * _global_share(int(owner.numel()), accelerator, audio.device)
             total = total + self.paraphrase_weight * paraphrase
-        return LossOutput(total=total, contrastive=contrastive, temporal=temporal, anchor=anchor, paraphrase=paraphrase)
+        if self.class_prompt_weight > 0:
+            if "class_target" not in batch:
+                raise ValueError("class_prompt_weight needs batch['class_target'] and the class phrases after the "
+                                 "paraphrases in text_all")
+            targets = batch["class_target"]
+            prompts = text_all[end + int(batch["paraphrase_owner"].numel()):]
+            class_prompt = class_prompt_loss(audio, prompts, targets, logit_scale)
+            class_prompt = class_prompt * _global_share(int((targets >= 0).sum()), accelerator, audio.device)
+            total = total + self.class_prompt_weight * class_prompt
+        return LossOutput(total=total, contrastive=contrastive, temporal=temporal, anchor=anchor, paraphrase=paraphrase,
+                          class_prompt=class_prompt)

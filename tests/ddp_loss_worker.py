@@ -24,7 +24,7 @@ AUDIO_FEATURES = 6
 TEXT_FEATURES = 5
 EMBED_DIM = 4
 GLOBAL_BATCH = 8
-VARIANTS = ("contrastive", "tclap", "grouped")
+VARIANTS = ("contrastive", "tclap", "grouped", "classed")
 
 
 class TinyProjector(nn.Module):
@@ -57,6 +57,8 @@ def make_batch(seed: int) -> dict[str, torch.Tensor]:
     # Clip groups (same events): rows 0 and 4, and rows 2 and 3 and 6, hold the same classes; 0/4 and 2/6 cross ranks.
     groups = torch.tensor([10, 11, 12, 12, 10, 13, 12, 14])
     audio_neg_owner = torch.tensor([1, 5])
+    # Single clips with a class (index into 3 class phrases), -1 for mix-ups: 2 rows on rank 0, 1 on rank 1.
+    class_target = torch.tensor([0, -1, 2, -1, -1, 1, -1, -1])
     return {
         "audio": torch.randn(GLOBAL_BATCH, AUDIO_FEATURES, generator=g),
         "text": torch.randn(GLOBAL_BATCH, TEXT_FEATURES, generator=g),
@@ -65,6 +67,8 @@ def make_batch(seed: int) -> dict[str, torch.Tensor]:
         "audio_neg": torch.randn(len(audio_neg_owner), AUDIO_FEATURES, generator=g),
         "audio_neg_owner": audio_neg_owner,
         "groups": groups,
+        "class_target": class_target,
+        "prompts": torch.randn(3, TEXT_FEATURES, generator=g),
     }
 
 
@@ -82,6 +86,8 @@ def shard(batch: dict[str, torch.Tensor], rank: int, world: int) -> dict[str, to
         "audio_neg": batch["audio_neg"][keep_a],
         "audio_neg_owner": batch["audio_neg_owner"][keep_a] - lo,
         "groups": batch["groups"][lo:hi],
+        "class_target": batch["class_target"][lo:hi],
+        "prompts": batch["prompts"],
     }
 
 
@@ -89,7 +95,7 @@ def compute(model: nn.Module, batch: dict[str, torch.Tensor], accelerator, varia
     """One forward (DDP allows one per backward) of positives and negatives together, then the loss."""
     b, m, p = len(batch["audio"]), len(batch["neg_text"]), len(batch["audio_neg"])
     audio_all, text_all = model(
-        torch.cat([batch["audio"], batch["audio_neg"]]), torch.cat([batch["text"], batch["neg_text"]])
+        torch.cat([batch["audio"], batch["audio_neg"]]), torch.cat([batch["text"], batch["neg_text"], batch["prompts"]])
     )
     audio, audio_neg = audio_all[:b], audio_all[b : b + p]
     text, neg_text = text_all[:b], text_all[b : b + m]
@@ -100,6 +106,12 @@ def compute(model: nn.Module, batch: dict[str, torch.Tensor], accelerator, varia
     if variant == "grouped":
         loss = contrastive_loss(audio, text, scales, accelerator=accelerator, groups=batch["groups"])
         return LossOutput(total=loss, contrastive=loss, temporal=loss * 0.0)
+    if variant == "classed":  # the class-phrase term, with an uneven share of single clips across ranks
+        layout = {"anchor_mask": torch.zeros(b, dtype=torch.bool), "negative_owner": batch["neg_owner"],
+                  "audio_negative_owner": batch["audio_neg_owner"], "paraphrase_owner": batch["neg_owner"][:0],
+                  "class_target": batch["class_target"]}
+        return TClapLoss(temporal_weight=0.0, class_prompt_weight=1.0).batch_loss(audio_all, text_all, layout, scales,
+                                                                                  accelerator=accelerator)
     return TClapLoss(temporal_weight=0.5)(
         audio, text, scales, neg_text_emb=neg_text, neg_owner=batch["neg_owner"],
         audio_neg_emb=audio_neg, audio_neg_owner=batch["audio_neg_owner"], accelerator=accelerator,

@@ -19,6 +19,7 @@ from tclap_gen.losses import (
     LossOutput,
     TClapLoss,
     clamp_logit_scale,
+    class_prompt_loss,
     contrastive_loss,
     gather_features,
     paraphrase_loss,
@@ -332,6 +333,44 @@ def test_batch_loss_order_negatives_choose_the_temporal_terms(negatives):
     assert (out.temporal.item() == pytest.approx(both.item(), rel=1e-6)) == (negatives == "both")
     with pytest.raises(ValueError, match="order_negatives"):
         TClapLoss(order_negatives="text")
+
+
+def test_class_prompt_loss_is_cross_entropy_over_every_class_phrase_for_single_clips_only():
+    audio, prompts = _unit(4, 8, 50), _unit(5, 8, 51)
+    scale = torch.tensor(1.5)
+    targets = torch.tensor([2, -1, 4, -1])  # rows 1 and 3: mix-ups
+    by_hand = (_ce((scale.exp() * audio[0] @ prompts.T).tolist(), 2)
+               + _ce((scale.exp() * audio[2] @ prompts.T).tolist(), 4)) / 2
+    assert class_prompt_loss(audio, prompts, targets, scale).item() == pytest.approx(by_hand, rel=1e-5)
+    # no single clip: zero, with a graph
+    audio.requires_grad_(True)
+    none = class_prompt_loss(audio, prompts, torch.full((4,), -1), scale)
+    assert none.item() == 0.0 and none.requires_grad
+    with pytest.raises(ValueError, match="targets"):
+        class_prompt_loss(audio, prompts, torch.tensor([0, 5, -1, -1]), scale)
+    with pytest.raises(ValueError, match="targets"):
+        class_prompt_loss(audio, prompts, torch.tensor([0, 1]), scale)
+
+
+def test_batch_loss_reads_the_class_phrases_after_the_paraphrases():
+    # 3 clips; caption 0 owns one order negative and one paraphrase; then 4 class phrases
+    audio_all, text_all = _unit(3, 8, 60), _unit(3 + 1 + 1 + 4, 8, 61)
+    batch = {"anchor_mask": torch.zeros(3, dtype=torch.bool), "negative_owner": torch.tensor([0]),
+             "audio_negative_owner": torch.tensor([], dtype=torch.long), "paraphrase_owner": torch.tensor([0]),
+             "class_target": torch.tensor([-1, 3, 0])}
+    scale = torch.tensor(2.0)
+    out = TClapLoss(0.5, class_prompt_weight=0.7).batch_loss(audio_all, text_all, batch, scale)
+    expected = class_prompt_loss(audio_all, text_all[5:], batch["class_target"], scale)
+    assert out.class_prompt.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert out.total.item() == pytest.approx(out.contrastive.item() + 0.5 * out.temporal.item()
+                                             + 0.7 * out.class_prompt.item(), rel=1e-6)
+    off = TClapLoss(0.5).batch_loss(audio_all, text_all[:5], batch, scale)
+    assert off.class_prompt.item() == 0.0 and off.total.item() == pytest.approx(out.total.item() - 0.7 * expected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="class_target"):
+        TClapLoss(class_prompt_weight=1.0).batch_loss(audio_all, text_all, {k: v for k, v in batch.items()
+                                                                            if k != "class_target"}, scale)
+    with pytest.raises(ValueError, match="class_prompt_weight"):
+        TClapLoss(class_prompt_weight=-0.1)
 
 
 # ------------------------------------------------------------------------------------------------ DDP (2 gloo ranks)

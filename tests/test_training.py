@@ -155,12 +155,17 @@ def test_same_events_positive_trains_and_changes_the_contrastive_loss_only_where
     assert grouped.loss_history[0][3] == pytest.approx(plain.loss_history[0][3], rel=1e-5)  # temporal unchanged
 
 
-def test_paraphrase_term_is_added_with_its_weight(tmp_path):
-    summary = run(tmp_path / "para", "loss.paraphrase_weight=2.0")
+def test_paraphrase_and_class_prompt_terms_are_added_with_their_weights(tmp_path):
+    summary = run(tmp_path / "para", "loss.paraphrase_weight=2.0", "loss.class_prompt_weight=0.5",
+                  "data.mixture.0.weight=0.5", "data.mixture.1.weight=0.5")
     assert summary.status == "finished"
-    for _, total, contrastive, temporal, anchor, paraphrase in summary.loss_history:
+    for _, total, contrastive, temporal, anchor, paraphrase, class_prompt in summary.loss_history:
         assert paraphrase > 0.0
-        assert total == pytest.approx(contrastive + 0.5 * temporal + 2.0 * paraphrase, rel=1e-4, abs=1e-5)
+        assert total == pytest.approx(contrastive + 0.5 * temporal + 2.0 * paraphrase + 0.5 * class_prompt,
+                                      rel=1e-4, abs=1e-5)
+    assert any(row[6] > 0.0 for row in summary.loss_history)  # single clips drew the class term
+    with pytest.raises(ConfigError, match="loss.class_prompt_weight"):
+        config_for(tmp_path / "bad", "loss.class_prompt_weight=-1")
 
 
 def test_time_budget_stops_saves_and_resumes_and_the_preload_cache_changes_nothing(tmp_path):
@@ -444,6 +449,18 @@ def test_feature_collator_batches_features_tokens_and_negatives(tiny_tclap):
     with_paraphrases = FeatureCollator(tiny_tclap.processor.feature_extractor, tiny_tclap.processor.tokenizer,
                                        data_rate=8000, paraphrases=True)([(paraphrased, [])])
     assert with_paraphrases["input_ids"].shape[0] == 3 and with_paraphrases["paraphrase_owner"].tolist() == [0]
+    # class phrases (loss.class_prompt_weight) follow the paraphrases; each single clip points at its own phrase
+    classed = FeatureCollator(tiny_tclap.processor.feature_extractor, tiny_tclap.processor.tokenizer, data_rate=8000,
+                              paraphrases=True, class_phrases={"bell": "a bell", "splash": "a splash", "peel": "a bell"})
+    assert classed.class_prompts == ["a bell", "a splash"]  # labels that read alike are one class
+    lone = [TemporalExample(audio=wave, sampling_rate=8000, caption=c, labels=labels)
+            for c, labels in (("a splash", ["splash"]), ("a bell", ["peel"]), ("c", ["bell", "splash"]))]
+    out = classed([(paraphrased, [])] + [(e, []) for e in lone])
+    assert out["class_target"].tolist() == [-1, 1, 0, -1]  # the first has no labels, the last is a mix-up
+    assert out["input_ids"].shape[0] == 4 + 1 + 1 + 2  # captions, negatives, paraphrases, class phrases
+    tail = classed.tokenizer(["a bell", "a splash"], padding="max_length", max_length=out["input_ids"].shape[1],
+                             return_tensors="pt")["input_ids"]
+    assert torch.equal(out["input_ids"][-2:], tail)
 
 
 def test_spec_augment_masks_bands_and_frames_with_the_row_mean_and_repeats_by_seed():

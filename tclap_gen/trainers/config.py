@@ -150,6 +150,9 @@ class LossConfig:
     # Not in the paper: clips holding the same classes in the same order (two recordings of one class) are
     # positives of each other in the contrastive loss instead of negatives it cannot separate.
     same_events_positive: bool = False
+    # Not in the paper: each single clip must also pick its class's phrase among the phrases of every training class
+    # (zero-shot classification as a loss term, losses.class_prompt_loss). 0: off.
+    class_prompt_weight: float = 0.0
 
 
 @dataclass
@@ -248,6 +251,7 @@ class TrainConfig:
         need(self.loss.temporal_weight >= 0, "loss.temporal_weight", "must be >= 0")
         need(self.loss.anchor_weight >= 0, "loss.anchor_weight", "must be >= 0")
         need(self.loss.paraphrase_weight >= 0, "loss.paraphrase_weight", "must be >= 0")
+        need(self.loss.class_prompt_weight >= 0, "loss.class_prompt_weight", "must be >= 0")
         need(self.loss.order_negatives in TClapLoss.ORDER_NEGATIVES, "loss.order_negatives",
              f"must be one of {', '.join(TClapLoss.ORDER_NEGATIVES)}")
         need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: no checkpoints)")

@@ -373,8 +373,13 @@ class FeatureCollator:
     negatives) and token ids for the captions (and text negatives), so the loop only moves tensors."""
 
     def __init__(self, feature_extractor, tokenizer, data_rate: int, enable_fusion: bool = False,
-                 max_audio_negatives: int | None = None, paraphrases: bool = False, spec_augment: dict | None = None):
+                 max_audio_negatives: int | None = None, paraphrases: bool = False, spec_augment: dict | None = None,
+                 class_phrases: dict[str, str] | None = None):
         self.feature_extractor = feature_extractor
+        # label -> phrase of every training class (loss.class_prompt_weight): the phrases follow the paraphrases in
+        # the text inputs, and batch["class_target"] gives each single clip's phrase (-1 for the rest)
+        self.class_prompts = sorted(set(class_phrases.values())) if class_phrases else []
+        self.class_index = {label: self.class_prompts.index(p) for label, p in (class_phrases or {}).items()}
         self.spec_augment = spec_augment  # keyword arguments of spec_augment(); None: off
         self.paraphrases = paraphrases  # tokenize the mix-ups' paraphrases (only loss.paraphrase_weight uses them)
         self.max_audio_negatives = max_audio_negatives
@@ -417,7 +422,8 @@ class FeatureCollator:
             features = spec_augment(features, [seeds[i] for i in owners], **self.spec_augment)
         if not self.paraphrases:  # no text forward for what no loss reads
             batch["paraphrases"], batch["paraphrase_owner"] = [], batch["paraphrase_owner"][:0]
-        texts = batch["captions"] + batch["negatives"] + batch["paraphrases"]  # the loss slices them in this order
+        # the loss slices them in this order
+        texts = batch["captions"] + batch["negatives"] + batch["paraphrases"] + self.class_prompts
         tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.tokenizer.model_max_length,
                                 return_tensors="pt")
 
@@ -436,6 +442,8 @@ class FeatureCollator:
             "paraphrase_owner": batch["paraphrase_owner"],
             "anchor_mask": torch.tensor([unordered(c) for c in batch["captions"]], dtype=torch.bool),
             "event_groups": torch.tensor([event_group(labels) for labels in batch["labels"]], dtype=torch.long),
+            "class_target": torch.tensor([self.class_index.get(labels[0], -1) if len(labels) == 1 else -1
+                                          for labels in batch["labels"]], dtype=torch.long),
             "bad": bad,
         }
 
@@ -466,6 +474,13 @@ def spec_augment_settings(data) -> dict | None:
     settings = {name: getattr(data, name) for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width")}
     masks = settings["freq_masks"] * settings["freq_mask_width"] + settings["time_masks"] * settings["time_mask_width"]
     return settings if masks > 0 else None
+
+
+def class_phrases(records, overrides: dict | None = None) -> dict[str, str]:
+    """label -> phrase of every class among `records` (the class prompts of loss.class_prompt_weight)."""
+    from tclap_gen.datasets import label_to_phrase
+
+    return {r.label: label_to_phrase(r.label, overrides) for r in records}
 
 
 def event_group(labels) -> int:
@@ -726,7 +741,7 @@ class TrainSummary:
     bad_files: dict = field(default_factory=dict)  # path -> reason
     skipped_captions: int = 0
     metrics: dict = field(default_factory=dict)
-    loss_history: list = field(default_factory=list)  # [step, total, contrastive, temporal, anchor, paraphrase]
+    loss_history: list = field(default_factory=list)  # [step, total, contrastive, temporal, anchor, paraphrase, class_prompt]
     message: str = ""
 
 
@@ -842,7 +857,9 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                                max_audio_negatives=0 if config.loss.order_negatives == "captions"
                                else config.data.max_audio_negatives,
                                paraphrases=config.loss.paraphrase_weight > 0,
-                               spec_augment=spec_augment_settings(config.data))
+                               spec_augment=spec_augment_settings(config.data),
+                               class_phrases=class_phrases(bundle.train_records, config.data.phrases)
+                               if config.loss.class_prompt_weight > 0 else None)
     workers = config.data.num_workers
     if workers < 0:  # one per core left over by the training processes on this machine, at most 8
         workers = max(1, min(8, (os.cpu_count() or 2) // max(1, accelerator.num_processes) - 1))
@@ -867,7 +884,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     module, optimizer, train_loader = accelerator.prepare(module, optimizer, loader)
     accelerator.register_for_checkpointing(scheduler)
     loss_fn = TClapLoss(config.loss.temporal_weight, config.loss.anchor_weight, config.loss.paraphrase_weight,
-                        config.loss.order_negatives, config.loss.same_events_positive)
+                        config.loss.order_negatives, config.loss.same_events_positive, config.loss.class_prompt_weight)
 
     # ----- evaluation context (fixed batches drawn once, from an epoch no training pass uses) -----
     ctx = {"loss_fn": loss_fn,
@@ -922,7 +939,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                     desc=f"train {config.recipe}", dynamic_ncols=True)
     train_s = wait_s = 0.0
     session_samples = 0
-    window = {"loss": 0.0, "contrastive": 0.0, "temporal": 0.0, "anchor": 0.0, "paraphrase": 0.0}
+    window = {"loss": 0.0, "contrastive": 0.0, "temporal": 0.0, "anchor": 0.0, "paraphrase": 0.0, "class_prompt": 0.0}
     device = accelerator.device
     last_ckpt = list_checkpoints(ckpt_dir)[-1][1] if list_checkpoints(ckpt_dir) else None
     diverged = None
@@ -970,7 +987,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             values = torch.stack([total.detach(), out.contrastive.detach(), out.temporal.detach(), out.anchor.detach(),
-                                  out.paraphrase.detach()])
+                                  out.paraphrase.detach(), out.class_prompt.detach()])
             for key, value in zip(window, values.tolist()):
                 window[key] += value / o.grad_accum_steps
             if not accelerator.sync_gradients:
@@ -997,7 +1014,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
             if step % config.log_every == 0 or step == o.max_steps:
                 accelerator.log({
                     "train/loss": means[0], "train/contrastive": means[1], "train/temporal": means[2],
-                    "train/anchor": means[3], "train/paraphrase": means[4], "train/lr": scheduler.get_last_lr()[0],
+                    "train/anchor": means[3], "train/paraphrase": means[4], "train/class_prompt": means[5],
+                    "train/lr": scheduler.get_last_lr()[0],
                     "train/grad_norm": grad_norm,
                     "train/logit_scale_a": unwrapped.clap.logit_scale_a.exp().item(),
                     "train/samples_per_s": session_samples / max(train_s, 1e-9),

@@ -175,7 +175,7 @@ def test_time_budget_stops_saves_and_resumes_and_the_preload_cache_changes_nothi
     assert [step for step, _ in list_checkpoints(tmp_path / "cut" / "checkpoints")] == [1]
     resumed = run(tmp_path / "cut", "data.cache_mb=64", resume=True)
     assert resumed.status == "finished" and resumed.steps == 3
-    whole = run(tmp_path / "whole")  # no cache, no interruption
+    run(tmp_path / "whole")  # no cache, no interruption
     assert_same_weights(weights(tmp_path / "whole" / "final"), weights(tmp_path / "cut" / "final"), atol=1e-6)
 
 

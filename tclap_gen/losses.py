@@ -477,7 +477,8 @@ class TClapLoss:
         (batch["negative_owner"]), the paraphrases (batch["paraphrase_owner"]), then the class phrases that
         batch["class_target"] indexes (only when class_prompt_weight > 0). original_text: the initial
         encoder's normalised embeddings of the captions in batch["anchor_mask"] (for the anchor term). The temporal,
-        anchor and paraphrase terms are scaled so that their mean over processes is the global batch's mean.
+        anchor, paraphrase and class-phrase terms are scaled so that their mean over processes is the global batch's
+        mean.
         """
         n = int(batch["anchor_mask"].shape[0])
         audio, text = audio_all[:n], text_all[:n]

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Run 16: run 14's recipe + same-events positives + SpecAugment.
-cd /work/main
+cd "$(dirname "$0")/../../.."  # the repository root; runs/run2 holds run 2's pipelines (README)
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 .venv/bin/python -m tclap_gen.training.train_tclap --config mini --data-root ../shared/data --output-dir runs/run16/mini-tclap \
   --set model.init=pretrained --set model.name=runs/run2/tclap_gen/weights/mini-clap --set "mixed_precision='no'" \

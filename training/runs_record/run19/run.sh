@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run 19: run 17 (recognition stage) + the class-phrase term (loss.class_prompt_weight=1).
 # same-events positives, SpecAugment. Judged by zero-shot and the linear probe on held-out Kitchen20.
-cd /work/main
+cd "$(dirname "$0")/../../.."  # the repository root; runs/run2 holds run 2's pipelines (README)
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 .venv/bin/python -m tclap_gen.training.train_tclap --config mini --data-root ../shared/data --output-dir runs/run19/mini-tclap \
   --set model.init=pretrained --set model.name=runs/run2/tclap_gen/weights/mini-clap --set "mixed_precision='no'" \

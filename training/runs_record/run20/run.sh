@@ -2,7 +2,7 @@
 # Run 20: the order stage from run 19 (recognition stage): run 14's recipe (order bias 3, temporal 1, paraphrase 1,
 # anchor 1, singles and mix-ups at 0.5 each, lr 1e-3) plus the class-phrase term, one cosine schedule of 2,000 steps
 # resumed in legs (add --resume to continue).
-cd /work/main
+cd "$(dirname "$0")/../../.."  # the repository root; runs/run2 holds run 2's pipelines (README)
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 .venv/bin/python -m tclap_gen.training.train_tclap --config mini --data-root ../shared/data --output-dir runs/run20/mini-tclap \
   --set model.init=pretrained --set model.name=runs/run19/mini-tclap/final --set "mixed_precision='no'" \

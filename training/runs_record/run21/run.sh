@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run 21: run 19 continued: 1,200 more steps of the recognition stage (lr 3e-4, warmup 20, cosine).
 # same-events positives, SpecAugment. Judged by zero-shot and the linear probe on held-out Kitchen20.
-cd /work/main
+cd "$(dirname "$0")/../../.."  # the repository root; runs/run2 holds run 2's pipelines (README)
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 .venv/bin/python -m tclap_gen.training.train_tclap --config mini --data-root ../shared/data --output-dir runs/run21/mini-tclap \
   --set model.init=pretrained --set model.name=runs/run19/mini-tclap/final --set "mixed_precision='no'" \

@@ -2,7 +2,7 @@
 # Run 22: the order stage from run 19 (recognition stage): run 14's recipe (order bias 3, temporal 1, paraphrase 1,
 # anchor 1, singles and mix-ups at 0.5 each) plus the class-phrase term, at lr 5e-4 with warmup 100 (run 20, the same
 # at 1e-3, collapsed), one cosine schedule of 1,600 steps (add --resume to continue).
-cd /work/main
+cd "$(dirname "$0")/../../.."  # the repository root; runs/run2 holds run 2's pipelines (README)
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 .venv/bin/python -m tclap_gen.training.train_tclap --config mini --data-root ../shared/data --output-dir runs/run22/mini-tclap \
   --set model.init=pretrained --set model.name=runs/run19/mini-tclap/final --set "mixed_precision='no'" \

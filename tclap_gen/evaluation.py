@@ -563,7 +563,11 @@ def run_eval(kind: str, model, clips, pairs: int = 200, seed: int = 0, seconds: 
     if kind == "probe" and split != "heldout":
         raise EvaluationError(f"probe fits on the train clips and scores the held-out ones: split must be 'heldout', "
                               f"got {split!r}")
-    records = _select_records(clips, split)
+    records = _select_records(clips, "all" if kind == "probe" else split)
+    if kind == "probe":  # one read of the list, split once: fitted on the train side, scored on the held-out side
+        from .datasets import heldout_split
+
+        train, records = heldout_split(records)
     if isinstance(model, (str, Path)):
         from .model import TClap
 
@@ -581,9 +585,6 @@ def run_eval(kind: str, model, clips, pairs: int = 200, seed: int = 0, seconds: 
                                                            seconds=seconds))
         settings.update(seed=seed, seconds=seconds)
     elif kind == "probe":
-        from .datasets import heldout_split
-
-        train, _ = heldout_split(_select_records(clips, "all"))
         result = linear_probe(tclap, train, records, seconds=seconds)
     else:
         result = zero_shot(tclap, records, seconds=seconds)

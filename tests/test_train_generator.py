@@ -306,6 +306,69 @@ def test_min_snr_weighting(trained, tmp_path, clips_csv):
         tiny_config(tmp_path, clips_csv, tclap_dir, "unet.snr_gamma=0")
 
 
+def test_condition_use_tells_a_unet_that_ignores_its_condition_from_one_that_uses_it(trained):
+    """Three equal losses (gain 0) when the condition cannot reach the UNet; a gain above 0 when the right
+    embedding helps (a hand-built UNet that predicts better from its own example's embedding)."""
+    cfg, _, _, _ = trained
+    alphas = tg.build_noise_scheduler(cfg.unet).alphas_cumprod
+    g = torch.Generator().manual_seed(0)
+    latents = torch.randn(8, 4, 8, 8, generator=g)
+    embeddings = torch.nn.functional.normalize(torch.randn(8, 32, generator=g), dim=-1)
+    empty = torch.nn.functional.normalize(torch.randn(1, 32, generator=g), dim=-1)
+
+    class Blind(torch.nn.Module):
+        def forward(self, x, t, encoder_hidden_states=None, class_labels=None):
+            return type("Out", (), {"sample": 0.5 * x})()
+
+    blind = tg.condition_use(Blind(), latents, embeddings, empty, alphas)
+    assert blind["own"] == blind["other"] == blind["empty"] and blind["gain"] == 0.0
+
+    class Told(torch.nn.Module):  # recognises each example by its embedding and knows its clean latent, which
+        def forward(self, x, t, encoder_hidden_states=None, class_labels=None):  # is the -sigma * clean of the v target
+            similarity = class_labels @ embeddings.T
+            known = similarity.max(dim=1).values.gt(0.99)[:, None, None, None]
+            sigma = (1 - alphas[t]).sqrt()[:, None, None, None]
+            return type("Out", (), {"sample": -sigma * latents[similarity.argmax(dim=1)] * known})()
+
+    told = tg.condition_use(Told(), latents, embeddings, empty, alphas, "v_prediction")
+    assert told["own"] < 0.5 * told["other"] and told["gain"] > 0.5
+    assert told["own"] < told["empty"]
+
+
+def test_v_prediction_and_a_larger_condition_projection(trained, tmp_path, clips_csv):
+    """unet.prediction_type=v_prediction trains and the assembled pipeline's scheduler predicts v;
+    unet.class_embedding_init_std redraws the class-embedding projection at the start (after unet.init); the stage
+    logs the condition use at its start and end."""
+    import shutil
+
+    from tclap_gen.pipelines.pipeline_tclap_audioldm import TClapAudioLDMPipeline
+
+    cfg, results, _, tclap_dir = trained
+    shutil.copytree(cfg.out / "vae", tmp_path / "run" / "vae")
+    shutil.copytree(cfg.out / "vocoder", tmp_path / "run" / "vocoder")
+    tuned = tiny_config(tmp_path, clips_csv, tclap_dir, f"unet.init={results['assemble']}", "unet.learning_rate=0",
+                        "unet.ema_decay=0", "unet.steps=2", "unet.prediction_type=v_prediction",
+                        "unet.class_embedding_init_std=1.0")
+    result = tg.train_unet(tuned)
+    from safetensors.torch import load_file
+
+    weight = load_file(next(Path(result.model_dir).glob("*.safetensors")))["class_embedding.weight"]
+    assert 0.8 < float(weight.std()) < 1.2  # redrawn at std 1 (lr 0 keeps it), not diffusers' ~0.1 for 32 inputs
+    events = [json.loads(line) for line in (tmp_path / "run" / "unet" / "log.jsonl").read_text().splitlines()]
+    uses = [e for e in events if str(e.get("event", "")).startswith("condition use")]
+    assert [e["event"] for e in uses] == ["condition use at start", "condition use at end"]
+    assert all(math.isfinite(e["own"]) and math.isfinite(e["gain"]) for e in uses)
+    folder = tg.assemble(tuned)
+    pipe = TClapAudioLDMPipeline.from_pretrained(str(folder))
+    assert pipe.scheduler.config.prediction_type == "v_prediction"
+    out = pipe("glass smashing", num_inference_steps=2, audio_length_in_s=1.0, generator=torch.Generator().manual_seed(0))
+    assert np.isfinite(out.audios).all()
+    for bad, name in (("unet.prediction_type=sample", "unet.prediction_type"), ("unet.class_embedding_init_std=0",
+                                                                                  "unet.class_embedding_init_std")):
+        with pytest.raises(tg.ConfigError, match=name):
+            tiny_config(tmp_path, clips_csv, tclap_dir, bad)
+
+
 def test_wavebank_crops_pad_short_clips_with_silence():
     long, short = np.ones(1000, np.float32), np.full(100, 0.5, np.float32)
     bank = tg.WaveBank([long, short], "cpu")

@@ -157,6 +157,12 @@ class UnetConfig(StageConfig):
     beta_schedule: str = "scaled_linear"
     ema_decay: float = 0.999  # 0 disables EMA
     snr_gamma: float | None = None  # Min-SNR-gamma loss weighting (diffusion_loss); None: plain MSE
+    prediction_type: str = "epsilon"  # or "v_prediction"; the assembled pipeline's scheduler is set to match
+    # Std of the class-embedding projection's weights, drawn at the start of a run (after unet.init is loaded).
+    # None keeps diffusers' init (std about 0.036 for 256 inputs): a unit-norm T-CLAP embedding then shifts the
+    # time embedding by ~1/30 of its size, and the shipped UNets never learned to use it (`condition_use`). 1.0
+    # makes the condition as large as the time embedding from the first step.
+    class_embedding_init_std: float | None = None
 
 
 @dataclass
@@ -211,6 +217,11 @@ class GeneratorConfig:
             raise ConfigError("unet.condition_dropout must be in [0, 1) and unet.single_fraction in [0, 1]")
         if self.unet.snr_gamma is not None and self.unet.snr_gamma <= 0:
             raise ConfigError(f"unet.snr_gamma must be positive (or null: plain MSE), got {self.unet.snr_gamma}")
+        if self.unet.prediction_type not in ("epsilon", "v_prediction"):
+            raise ConfigError(f"unet.prediction_type must be epsilon or v_prediction, got {self.unet.prediction_type!r}")
+        if self.unet.class_embedding_init_std is not None and self.unet.class_embedding_init_std <= 0:
+            raise ConfigError(f"unet.class_embedding_init_std must be positive (or null: diffusers' init), "
+                              f"got {self.unet.class_embedding_init_std}")
         for name in ("vae", "vocoder", "unet"):
             stage = getattr(self, name)
             if stage.steps <= 0 or stage.batch_size <= 0 or stage.checkpoint_every <= 0:
@@ -311,7 +322,7 @@ def build_unet(cfg: UnetConfig, latent_channels: int, projection_dim: int, sampl
 def noise_schedule(cfg: UnetConfig) -> dict:
     """The betas and objective shared by training (DDPM) and inference (DDIM): one place, so they cannot differ."""
     return dict(num_train_timesteps=cfg.num_train_timesteps, beta_start=cfg.beta_start, beta_end=cfg.beta_end,
-                beta_schedule=cfg.beta_schedule, prediction_type="epsilon")
+                beta_schedule=cfg.beta_schedule, prediction_type=cfg.prediction_type)
 
 
 def build_noise_scheduler(cfg: UnetConfig):
@@ -845,13 +856,23 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
         return latents[index], cond, noise, timesteps
 
     def loss_fn(model, batch):
-        return diffusion_loss(model, *batch, alphas, snr_gamma=stage.snr_gamma), {}
+        return diffusion_loss(model, *batch, alphas, stage.prediction_type, stage.snr_gamma), {}
+
+    def log_condition_use(model, when: str):
+        use = condition_use(model, latents[:CONDITION_USE_EXAMPLES], embeddings[:CONDITION_USE_EXAMPLES], empty, alphas,
+                            stage.prediction_type)
+        _log(accelerator, stage_dir, {"stage": "unet", "event": f"condition use {when}", **use})
 
     torch.manual_seed(cfg.seed)
     sample_size = latents.shape[2]
     unet = build_unet(stage, latents.shape[1], projection_dim, sample_size)
     if stage.init:
         load_weights(unet, stage.init, "unet", "unet.init")
+    if stage.class_embedding_init_std is not None:
+        torch.nn.init.normal_(unet.class_embedding.weight, std=stage.class_embedding_init_std)
+        torch.nn.init.zeros_(unet.class_embedding.bias)
+    if not resume:
+        log_condition_use(unet, "at start")
     ema = None
     if stage.ema_decay > 0:
         ema = EMAModel(unet.parameters(), decay=stage.ema_decay, foreach=True, model_cls=type(unet), model_config=unet.config)
@@ -859,8 +880,30 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
     result, unet = run_loop("unet", cfg, stage, accelerator, unet, batch_fn, loss_fn, resume, ema=ema)
     if ema is not None:
         ema.copy_to(unet.parameters())  # ship the averaged weights
-    _save_model(accelerator, unet.eval(), stage_dir, result, {"ema_decay": stage.ema_decay})
+    log_condition_use(unet.eval(), "at end")
+    _save_model(accelerator, unet, stage_dir, result, {"ema_decay": stage.ema_decay})
     return result
+
+
+CONDITION_USE_EXAMPLES = 128
+
+
+@torch.no_grad()
+def condition_use(unet, latents, embeddings, empty, alphas_cumprod, prediction: str = "epsilon", seed: int = 0) -> dict:
+    """Does `unet` use its condition? Its diffusion loss on `latents` with their own `embeddings`, with another
+    example's (a fixed permutation) and with the unconditional `empty` one, at the same noise and at timesteps spread
+    evenly over the schedule. A UNet that ignores the condition gives three equal losses; `gain` = other / own - 1."""
+    generator = torch.Generator().manual_seed(seed)
+    n, device = len(latents), latents.device
+    noise = torch.randn(latents.shape, generator=generator).to(device)
+    timesteps = torch.linspace(0, len(alphas_cumprod) - 1, n).round().long().to(device)
+    other = embeddings[torch.randperm(n, generator=generator).to(device)]
+    was_training = unet.training
+    unet.eval()
+    losses = {name: float(diffusion_loss(unet, latents, cond, noise, timesteps, alphas_cumprod, prediction))
+              for name, cond in (("own", embeddings), ("other", other), ("empty", empty.expand(n, -1)))}
+    unet.train(was_training)
+    return {**losses, "gain": losses["other"] / losses["own"] - 1.0}
 
 
 def diffusion_loss(unet, clean, cond, noise, timesteps, alphas_cumprod, prediction: str = "epsilon",

@@ -871,7 +871,7 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
     if stage.class_embedding_init_std is not None:
         torch.nn.init.normal_(unet.class_embedding.weight, std=stage.class_embedding_init_std)
         torch.nn.init.zeros_(unet.class_embedding.bias)
-    if not resume:
+    if latest_checkpoint(stage_dir / "checkpoints") is None:  # a fresh start (with or without --resume)
         log_condition_use(unet, "at start")
     ema = None
     if stage.ema_decay > 0:

@@ -54,3 +54,17 @@ def test_order_similarity_reports_both_towers(tiny_tclap, clips_csv, tmp_path):
     text, audio = (float(v) for v in re.search(r"text (\S+), audio (\S+);", line).groups())
     assert -1.0 <= text <= 1.0 and -1.0 <= audio <= 1.0
     assert "3 held-out 2-event mix-ups" in line
+
+
+def test_condition_use_reports_each_pipeline_on_held_out_clips(tiny_tclap, clips_csv, tmp_path):
+    tiny_pipeline(tiny_tclap, seed=0).save_pretrained(tmp_path / "a")
+    proc = run_script("condition_use", "--pipelines", str(tmp_path / "a"), "--clips", str(clips_csv), "--n", "4",
+                      "--seconds", "1.28")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = [line for line in proc.stdout.splitlines() if line.startswith(f"| {tmp_path / 'a'} |")]
+    assert len(row) == 1
+    cells = [c.strip() for c in row[0].strip("|").split("|")]
+    own, other, empty, gain = (float(c) for c in cells[2:])
+    assert int(cells[1]) >= 2 and min(own, other, empty) > 0
+    assert abs(gain - (other / own - 1)) < 1e-3  # the printed figures are rounded to 4 decimals
+    assert run_script("condition_use", "--clips", str(clips_csv), "--n", "1").returncode == 2

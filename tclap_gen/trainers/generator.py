@@ -161,7 +161,8 @@ class UnetConfig(StageConfig):
     # Std of the class-embedding projection's weights, drawn at the start of a run (after unet.init is loaded).
     # None keeps diffusers' init (std about 0.036 for 256 inputs): a unit-norm T-CLAP embedding then shifts the
     # time embedding by ~1/30 of its size, and the shipped UNets never learned to use it (`condition_use`). 1.0
-    # makes the condition as large as the time embedding from the first step.
+    # makes the condition as large as the time embedding from the first step (alone, that did not make run 26's
+    # UNet use it; the velocity objective did: README, "Generator fidelity").
     class_embedding_init_std: float | None = None
 
 
@@ -891,13 +892,17 @@ CONDITION_USE_EXAMPLES = 128
 @torch.no_grad()
 def condition_use(unet, latents, embeddings, empty, alphas_cumprod, prediction: str = "epsilon", seed: int = 0) -> dict:
     """Does `unet` use its condition? Its diffusion loss on `latents` with their own `embeddings`, with another
-    example's (a fixed permutation) and with the unconditional `empty` one, at the same noise and at timesteps spread
-    evenly over the schedule. A UNet that ignores the condition gives three equal losses; `gain` = other / own - 1."""
+    example's (each gets the next one's in a fixed random order, never its own) and with the unconditional `empty`
+    one, at the same noise and at timesteps spread evenly over the schedule. A UNet that ignores the condition gives
+    three equal losses; `gain` = other / own - 1."""
     generator = torch.Generator().manual_seed(seed)
     n, device = len(latents), latents.device
     noise = torch.randn(latents.shape, generator=generator).to(device)
     timesteps = torch.linspace(0, len(alphas_cumprod) - 1, n).round().long().to(device)
-    other = embeddings[torch.randperm(n, generator=generator).to(device)]
+    order = torch.randperm(n, generator=generator)
+    partner = torch.empty_like(order)
+    partner[order] = order.roll(1)  # a derangement: no example is paired with itself
+    other = embeddings[partner.to(device)]
     was_training = unet.training
     unet.eval()
     losses = {name: float(diffusion_loss(unet, latents, cond, noise, timesteps, alphas_cumprod, prediction))

@@ -11,7 +11,6 @@ unconditional ("" text) embedding, at the same noise and at timesteps spread eve
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,31 +18,21 @@ import torch
 
 from tclap_gen.datasets import SingleClipDataset, split_clip_lists
 from tclap_gen.generate import load_pipeline
-from tclap_gen.mel import MelConfig, log_mel
-from tclap_gen.registry import resolve_builtin
-from tclap_gen.trainers.generator import condition_use, unconditional_embedding
-
-
-def mel_config(folder: Path) -> MelConfig:
-    """The mel settings the pipeline's generator was trained with (generator_training.json), else the defaults."""
-    record = folder / "generator_training.json"
-    return MelConfig(**json.loads(record.read_text())["config"]["mel"]) if record.is_file() else MelConfig()
+from tclap_gen.trainers.audioldm import mel_config_for
+from tclap_gen.trainers.generator import condition_use, latents_and_embeddings, unconditional_embedding
 
 
 @torch.no_grad()
 def measure(name: str, records, n: int, seconds: float) -> dict:
-    folder = Path(resolve_builtin(name))
     pipe = load_pipeline(name, device="cpu")  # by name: a built-in mini-clap borrows mini's VAE and vocoder
-    tclap, mel = pipe.get_tclap(), mel_config(folder)
+    tclap, mel = pipe.get_tclap(), mel_config_for(pipe.vocoder)
     clips = SingleClipDataset(records, sampling_rate=mel.sampling_rate, seconds=seconds, seed=0)
     samples = int(round(seconds * mel.sampling_rate))
     waves = np.zeros((min(n, len(clips)), samples), dtype=np.float32)
     for i in range(len(waves)):
         wave = clips[i].audio[:samples]
         waves[i, : wave.size] = wave
-    spectrogram = log_mel(torch.from_numpy(waves), mel)[:, None]
-    latents = pipe.vae.encode(spectrogram).latent_dist.mean * pipe.vae.config.scaling_factor
-    embeddings = tclap.embed_audio(waves, sampling_rate=mel.sampling_rate).float()
+    latents, embeddings = latents_and_embeddings(waves, pipe.vae, tclap, mel, "cpu")
     use = condition_use(pipe.unet, latents, embeddings, unconditional_embedding(tclap), pipe.scheduler.alphas_cumprod,
                         pipe.scheduler.config.prediction_type)
     return {"pipeline": name, "clips": len(waves), **use}

@@ -38,11 +38,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tclap_gen.mel import MelConfig, log_mel
+from tclap_gen.mel import MelConfig
 from tclap_gen.trainers.checkpoints import replace_dir, write_json
 from tclap_gen.trainers.config import ConfigError, absolute_path, add_recipe_arguments, build_dataclass, maybe_path, read_recipe, repo_root
 from tclap_gen.trainers.generator import (
-    StageConfig, _log, diffusion_loss, make_accelerator, run_loop, unconditional_embedding,
+    StageConfig, _log, diffusion_loss, latents_and_embeddings, make_accelerator, run_loop, unconditional_embedding,
 )
 
 
@@ -265,11 +265,8 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> Path:
         drawn = global_draws(cfg.seed, step, cfg.batch_size, len(examples), latent_shape, cfg.condition_dropout,
                              noise_scheduler.config.num_train_timesteps)
         drawn = {key: value[mine] for key, value in drawn.items()}
-        with torch.no_grad():
-            spectrogram = log_mel(torch.from_numpy(waves).to(device), mel)[:, None]
-            latents = vae.encode(spectrogram).latent_dist.mean.float() * vae.config.scaling_factor
-            audio = tclap.embed_audio(waves, sampling_rate=mel.sampling_rate).float().to(device)
-        cond = torch.where(drawn["drop"].to(device)[:, None], empty.expand(local, -1), audio)
+        latents, audio = latents_and_embeddings(waves, vae, tclap, mel, device)
+        cond = torch.where(drawn["drop"].to(device)[:, None], empty.expand(local, -1), audio.to(device))
         return latents, cond, drawn["noise"].to(device), drawn["timesteps"].to(device)
 
     def loss_fn(model, batch):

@@ -792,10 +792,19 @@ def build_pool(cfg: GeneratorConfig, records, vae, tclap, device) -> tuple[torch
     )
     latents, embeddings = [], []
     for waves in loader:
-        mel = log_mel(waves.to(device), cfg.mel)[:, None]
-        latents.append((vae.encode(mel).latent_dist.mean.float() * vae.config.scaling_factor).cpu())
-        embeddings.append(tclap.embed_audio(waves.numpy(), sampling_rate=cfg.mel.sampling_rate).float().cpu())
+        batch_latents, batch_embeddings = latents_and_embeddings(waves.numpy(), vae, tclap, cfg.mel, device)
+        latents.append(batch_latents.cpu())
+        embeddings.append(batch_embeddings.cpu())
     return torch.cat(latents), torch.cat(embeddings)
+
+
+@torch.no_grad()
+def latents_and_embeddings(waves: np.ndarray, vae, tclap, mel: MelConfig, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a UNet learns on, from (batch, samples) waves: the VAE posterior means of their log-mel times the
+    scaling factor, and their normalised T-CLAP audio embeddings (its condition)."""
+    spectrogram = log_mel(torch.from_numpy(waves).to(device), mel)[:, None]
+    latents = vae.encode(spectrogram).latent_dist.mean.float() * vae.config.scaling_factor
+    return latents, tclap.embed_audio(waves, sampling_rate=mel.sampling_rate).float()
 
 
 def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> StageResult:
@@ -860,6 +869,8 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
         return diffusion_loss(model, *batch, alphas, stage.prediction_type, stage.snr_gamma), {}
 
     def log_condition_use(model, when: str):
+        if not accelerator.is_main_process:  # only the main process logs: the others need not compute it
+            return
         use = condition_use(model, latents[:CONDITION_USE_EXAMPLES], embeddings[:CONDITION_USE_EXAMPLES], empty, alphas,
                             stage.prediction_type)
         _log(accelerator, stage_dir, {"stage": "unet", "event": f"condition use {when}", **use})

@@ -811,7 +811,8 @@ SINGLE_TEMPLATES = ["{}", "the sound of {}", "{} can be heard", "a recording of 
 
 class SingleClipDataset(_ClipDataset):
     """One clip per item (item i is records[i]): silence-trimmed, cropped at a random offset when longer than
-    `seconds`, levelled, placed at a random onset and padded; the caption is a single-event phrase."""
+    `seconds` (or than a length drawn from `crop_s`, (low, high) seconds: short events, as the scorer's 1-2 s
+    windows see them), levelled, placed at a random onset and padded; the caption is a single-event phrase."""
 
     def __init__(
         self,
@@ -823,11 +824,15 @@ class SingleClipDataset(_ClipDataset):
         gain_db=(-6.0, 0.0),
         max_retries: int = 20,
         cache_mb: float = 0.0,
+        crop_s=None,
     ):
         super().__init__(records, sampling_rate, seconds, seed, phrases, max_retries, cache_mb)
         self.gain_db = _pair(gain_db, "gain_db")
         if self.gain_db[1] > 0:
             raise ValueError(f"SingleClipDataset: gain_db must be <= 0 dB, got {gain_db}")
+        self.crop_s = None if crop_s is None else _pair(crop_s, "crop_s")
+        if self.crop_s is not None and not 0 < self.crop_s[0]:
+            raise ValueError(f"SingleClipDataset: crop_s must be positive seconds, got {crop_s}")
 
     def __len__(self) -> int:
         return len(self.records)
@@ -842,7 +847,8 @@ class SingleClipDataset(_ClipDataset):
                 raise self._too_many_failures(index, failed)
             record = rng.choice(self.records)  # a replacement drawn from the item's own generator
         sr, total = self.sampling_rate, self.num_samples
-        segment = level(_crop(wave, total, rng, sr), _TARGET_RMS_DB, _MAX_PEAK)
+        length = total if self.crop_s is None else min(total, max(1, round(rng.uniform(*self.crop_s) * sr)))
+        segment = level(_crop(wave, length, rng, sr), _TARGET_RMS_DB, _MAX_PEAK)
         segment = (segment * 10.0 ** (rng.uniform(*self.gain_db) / 20.0)).astype(np.float32)
         lead = rng.randint(0, total - segment.size)
         audio, [(start, end)] = _assemble([segment], [], lead, total)

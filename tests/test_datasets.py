@@ -429,6 +429,14 @@ def test_single_clip_dataset(records, tmp_path):
     again = SingleClipDataset(records, SR, 3.0, seed=0)
     assert np.array_equal(again[5].audio, dataset[5].audio) and again[5].caption == dataset[5].caption
 
+    # crop_s: every event at most the drawn length, and the lengths vary
+    short = SingleClipDataset(records, SR, 3.0, seed=0, crop_s=(0.4, 1.0))
+    lengths = [end - start for start, end in (spans_in_samples(short[i])[0] for i in range(len(short)))]
+    assert max(lengths) <= SR and len(set(lengths)) > 1
+    assert short[0].audio.shape == (3 * SR,)
+    with pytest.raises(ValueError, match="crop_s"):
+        SingleClipDataset(records, SR, 3.0, crop_s=(1.0, 0.5))
+
     mixed, bad = with_bad_files(records, tmp_path)
     with_bad = SingleClipDataset(mixed, SR, 3.0, seed=0)
     replaced = with_bad[0]  # records[0] is missing: another clip is drawn

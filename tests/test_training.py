@@ -576,6 +576,18 @@ def test_a_mixup_sources_mixer_reaches_its_dataset():
         load_config("smoke", ["data.mixture.0.mixer={gain_db: [-3, 0]}"])
 
 
+def test_a_single_sources_crop_reaches_its_dataset():
+    from tclap_gen.trainers.tclap import build_data
+
+    single = build_data(load_config("smoke", ["data.mixture.0.crop_s=[0.5, 1.0]"]), None).dataset.datasets[0]
+    assert single.crop_s == (0.5, 1.0)
+    assert build_data(load_config("smoke"), None).dataset.datasets[0].crop_s is None
+    with pytest.raises(ConfigError, match="data.mixture.1.crop_s: only a single source"):
+        load_config("smoke", ["data.mixture.1.crop_s=[0.5, 1.0]"])
+    with pytest.raises(ConfigError, match="data.mixture.0.crop_s: must be"):
+        load_config("smoke", ["data.mixture.0.crop_s=[1.0, 0.5]"])
+
+
 def test_shipped_recipes_load_and_point_at_the_data_root(tmp_path):
     for name in ("smoke", "mini", "mini-clap", "real"):
         assert find_recipe(name).is_file()

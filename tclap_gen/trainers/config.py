@@ -96,6 +96,9 @@ class SourceConfig:
     # mixup: the mixer's ranges, overriding datasets.MixupDataset's defaults: gap_s, crossfade_s, gain_db (each
     # [low, high]) and crossfade_probability, e.g. {gain_db: [-15, 0], gap_s: [0.05, 1.0]}.
     mixer: dict = field(default_factory=dict)
+    # single: crop each clip to a random length in [low, high] seconds (short events, as the scorer's 1-2 s windows
+    # see them); null: clips up to data.seconds
+    crop_s: list[float] | None = None
 
 
 @dataclass
@@ -233,6 +236,9 @@ class TrainConfig:
             unknown = sorted(set(source.mixer) - set(MIXER_KEYS))
             need(not source.mixer or source.kind == "mixup", f"{key}.mixer", "only a mixup source has a mixer")
             need(not unknown, f"{key}.mixer", f"unknown keys {unknown}; choose from {list(MIXER_KEYS)}")
+            need(source.crop_s is None or source.kind == "single", f"{key}.crop_s", "only a single source crops")
+            need(source.crop_s is None or (len(source.crop_s) == 2 and 0 < source.crop_s[0] <= source.crop_s[1]),
+                 f"{key}.crop_s", f"must be [low, high] seconds with 0 < low <= high, got {source.crop_s}")
         for i, clip_set in enumerate(self.data.clips):
             key = f"data.clips.{i}"
             need(bool(clip_set.metadata), f"{key}.metadata", "required")

@@ -531,7 +531,8 @@ def build_data(config: TrainConfig, accelerator) -> DataBundle:
                                    template_weights=data.template_weights, **source.mixer)
         elif source.kind == "single":
             dataset = SingleClipDataset(train_records, sampling_rate=data.sampling_rate, seconds=data.seconds,
-                                        seed=config.seed + i, phrases=data.phrases, cache_mb=data.cache_mb)
+                                        seed=config.seed + i, phrases=data.phrases, cache_mb=data.cache_mb,
+                                        crop_s=source.crop_s)
         else:
             dataset = CaptionDataset(source.csv, audio_root=source.audio_root, layout=source.layout,
                                      sampling_rate=data.sampling_rate, seconds=data.seconds, seed=config.seed + i)

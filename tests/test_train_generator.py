@@ -414,3 +414,29 @@ def test_cli_reports_a_bad_data_root(tmp_path, capsys):
                     "--set", "data.root=${DATA}", "--output-dir", str(tmp_path / "out")])
     assert code == 2
     assert "metadata.csv" in capsys.readouterr().err
+
+
+def test_install_builtin_copies_all_but_the_shared_parts(trained, tmp_path):
+    """training/recipes/install_builtin.py: a float16 pipeline becomes weights/NAME; mini-clap leaves out what it
+    shares with mini; float32 folders, unknown names and non-pipelines are refused with nothing written."""
+    import subprocess
+    import sys
+
+    cfg, results, _, _ = trained
+    script = Path(__file__).resolve().parent.parent / "training" / "recipes" / "install_builtin.py"
+
+    def install(*args):
+        return subprocess.run([sys.executable, str(script), *args, "--weights-dir", str(tmp_path / "w")],
+                              capture_output=True, text=True, timeout=300)
+
+    cfg16 = tg.load_config(TINY, [f"output_dir={cfg.out}", f"unet.tclap={cfg.unet.tclap}", f"assemble.output={tmp_path / 'p16'}"])
+    folder = tg.assemble(cfg16, fp16_weights=True)
+    for name, expected in (("mini", {"vae", "vocoder", "unet", "tclap"}), ("mini-clap", {"unet", "tclap"})):
+        assert install(str(folder), name).returncode == 0
+        parts = {p.name for p in (tmp_path / "w" / name).iterdir() if p.is_dir()}
+        assert expected <= parts and not ({"vae", "vocoder"} - expected) & parts
+        assert (tmp_path / "w" / name / "scheduler" / "scheduler_config.json").is_file()
+    refused = [install(str(results["assemble"]), "mini"), install(str(folder), "maxi"), install(str(tmp_path), "mini")]
+    assert [r.returncode for r in refused] == [2, 2, 2]
+    assert "--fp16-weights" in refused[0].stderr and "'maxi'" in refused[1].stderr and "not a pipeline" in refused[2].stderr
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["mini", "mini-clap"]  # no temporary folder left

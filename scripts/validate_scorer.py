@@ -8,13 +8,14 @@ Prints, by number of events:
 
 - timeline order accuracy: share of mix-ups whose order_correct is True (STEAM rule);
 - global order accuracy: share whose prompt gets the highest T-CLAP probability among its orders;
+- trend order accuracy: share whose order_trend is > 0 (the events' cosines follow the prompt's order);
 - presence recall: share of events found (present);
 - false presence: share of events found when the same audio is scored against the caption of the next mix-up
   that names none of its classes: what the presence recall costs in false alarms;
 - onset / offset MAE (s) over the events found;
 - reversed judged wrong: share of reversed mix-ups with order_correct False (timeline; also among those whose
-  events were all found, so that missed events do not count as order judgements) and with the prompt not
-  ranked first (global).
+  events were all found, so that missed events do not count as order judgements), with the prompt not
+  ranked first (global) and with order_trend <= 0 (trend).
 
 Example (the README's table):
     python scripts/validate_scorer.py --model mini --clips ../shared/data/kitchen20/metadata.csv \
@@ -114,6 +115,7 @@ def reversed_index(caption: str, negatives: list[str]) -> int | None:
 def evaluate(scorer: TemporalScorer, dataset: MixupDataset, plots: Path | None, plot_count: int, tag: str) -> dict:
     order_ok, global_ok, found, onset_err, offset_err, false_found = [], [], [], [], [], []
     rev_wrong, rev_found_wrong, rev_global_wrong, seconds = [], [], [], []
+    trend_ok, rev_trend_wrong = [], []
     examples = [dataset[index] for index in range(len(dataset))]  # built once: the false-presence check reads others
     for index, example in enumerate(examples):
         start = time.perf_counter()
@@ -124,6 +126,8 @@ def evaluate(scorer: TemporalScorer, dataset: MixupDataset, plots: Path | None, 
             raise RuntimeError(f"caption {example.caption!r} parsed to {[e.text for e in report.events]}, "
                                f"expected {[t.phrase for t in truth]}")
         order_ok.append(bool(report.order_correct))
+        if report.order_trend is not None:
+            trend_ok.append(report.order_trend > 0)
         if report.order_probability is not None:
             global_ok.append(report.order_probability >= max(p for _, p in report.order_candidates))
         for event, true_event in zip(report.events, truth):
@@ -141,6 +145,8 @@ def evaluate(scorer: TemporalScorer, dataset: MixupDataset, plots: Path | None, 
         rev_wrong.append(reverse.order_correct is False)
         if all(e.present for e in reverse.events):  # wrong for the order, not because an event was missed
             rev_found_wrong.append(reverse.order_correct is False)
+        if reverse.order_trend is not None:
+            rev_trend_wrong.append(reverse.order_trend <= 0)
         if reverse.order_probability is not None:
             rev_global_wrong.append(reverse.order_probability < max(p for _, p in reverse.order_candidates))
         if plots is not None and index < plot_count:
@@ -157,7 +163,7 @@ def evaluate(scorer: TemporalScorer, dataset: MixupDataset, plots: Path | None, 
 
     return {"order_ok": order_ok, "global_ok": global_ok, "found": found, "onset_err": onset_err,
             "offset_err": offset_err, "false_found": false_found, "rev_wrong": rev_wrong, "rev_found_wrong": rev_found_wrong, "rev_global_wrong": rev_global_wrong,
-            "seconds": seconds}
+            "trend_ok": trend_ok, "rev_trend_wrong": rev_trend_wrong, "seconds": seconds}
 
 
 def summarise(raw: dict) -> dict:
@@ -168,6 +174,7 @@ def summarise(raw: dict) -> dict:
         "mixups": len(raw["order_ok"]),
         "order_accuracy": mean(raw["order_ok"]),
         "global_order_accuracy": mean(raw["global_ok"]),
+        "trend_order_accuracy": mean(raw["trend_ok"]),
         "presence_recall": mean(raw["found"]),
         "false_presence": mean(raw["false_found"]),
         "onset_mae_s": mean(raw["onset_err"]),
@@ -176,6 +183,7 @@ def summarise(raw: dict) -> dict:
         "reversed_judged_wrong_all_found": mean(raw["rev_found_wrong"]),
         "reversed_all_found": len(raw["rev_found_wrong"]),
         "reversed_global_judged_wrong": mean(raw["rev_global_wrong"]),
+        "reversed_trend_judged_wrong": mean(raw["rev_trend_wrong"]),
         "seconds_per_score": mean(raw["seconds"]),
     }
 
@@ -183,12 +191,14 @@ def summarise(raw: dict) -> dict:
 def table(results: dict) -> str:
     columns = [
         ("events", None), ("mix-ups", "mixups"), ("order acc. (timeline)", "order_accuracy"),
-        ("order acc. (global)", "global_order_accuracy"), ("presence recall", "presence_recall"),
+        ("order acc. (global)", "global_order_accuracy"), ("order acc. (trend)", "trend_order_accuracy"),
+        ("presence recall", "presence_recall"),
         ("false presence (other classes' caption)", "false_presence"),
         ("onset MAE (s)", "onset_mae_s"), ("offset MAE (s)", "offset_mae_s"),
         ("reversed judged wrong (timeline)", "reversed_judged_wrong"),
         ("reversed judged wrong, all events found (timeline)", "reversed_judged_wrong_all_found"),
         ("reversed judged wrong (global)", "reversed_global_judged_wrong"),
+        ("reversed judged wrong (trend)", "reversed_trend_judged_wrong"),
     ]
     lines = ["| " + " | ".join(name for name, _ in columns) + " |", "|" + "---|" * len(columns)]
     for events, row in results.items():

@@ -58,6 +58,17 @@ events joined by "overlap" must both be found and overlap by at least half the s
 "before" tolerance: windows smear the boundary between two sounds that follow each other). Events in "while" groups
 are compared group by group. ``order_correct`` is None when the prompt has no relations (a single event).
 
+Order from the trend (``order_trend``), which needs no event to pass the presence threshold: for each pair of events
+stated one "before" the other (every event of a group before every event of the next), the cosine of the earlier
+event minus that of the later one, ``d[w] = cos(w, a) - cos(w, b)``, should fall over the loud windows::
+
+    trend(a, b) = -mean_w(z[w] * (d[w] - mean(d)))       z: the loud windows' centres, standardised
+
+``order_trend`` is the smallest trend over the pairs: > 0 when every earlier event dominates earlier windows than
+its later partner. It is None with no such pair, fewer than two loud windows, or when a pair's texts repeat in the
+prompt ("A then B then A" has no single trend). It judges the relative order of two sounds that are there; it
+does not say that they are there (that is ``present``).
+
 Faithfulness, in [0, 1] and non-decreasing in every part::
 
     presence = mean over events of confidence
@@ -89,6 +100,7 @@ __all__ = [
     "ScoreReport",
     "TemporalScorer",
     "order_is_correct",
+    "order_trend",
     "curve_spans",
     "faithfulness_score",
     "refine_span",
@@ -165,6 +177,7 @@ class ScoreReport:
     hop_s: float
     threshold: float
     silent: np.ndarray  # (windows,) True where the energy gate closed
+    order_trend: float | None = None  # > 0: the events' cosines follow the prompt's order over the windows
     order_candidates: list[tuple[str, float]] = field(default_factory=list)  # (caption, probability), prompt first
     competitors: list[str] = field(default_factory=list)  # background and contrast texts the events competed with
     warnings: list[str] = field(default_factory=list)
@@ -181,6 +194,7 @@ class ScoreReport:
             "events": [event.to_dict() for event in self.events],
             "order_probability": None if self.order_probability is None else round(float(self.order_probability), 4),
             "order_correct": self.order_correct,
+            "order_trend": None if self.order_trend is None else round(float(self.order_trend), 5),
             "faithfulness": round(float(self.faithfulness), 4),
         }
 
@@ -202,6 +216,8 @@ class ScoreReport:
             )
         if self.order_correct is not None:
             lines.append(f"timeline order: {'correct' if self.order_correct else 'wrong'}")
+        if self.order_trend is not None:
+            lines.append(f"order trend: {self.order_trend:+.4f} ({'follows' if self.order_trend > 0 else 'against'} the prompt)")
         lines.append(f"faithfulness: {self.faithfulness:.3f}")
         lines.extend(f"warning: {warning}" for warning in self.warnings)
         return "\n".join(lines)
@@ -383,6 +399,23 @@ def order_is_correct(spans, relations) -> bool | None:
     return True
 
 
+def order_trend(cosines: np.ndarray, times: np.ndarray, loud: np.ndarray, events: Sequence[str],
+                relations: Sequence[str]) -> float | None:
+    """The smallest trend over the prompt's "before" pairs (module docstring): `cosines` (events, windows) of each
+    event's text with each window, `times` the window centres, `loud` the windows above the energy gate."""
+    groups = _groups(len(events), relations)
+    pairs = [(a, b) for earlier, later in zip(groups, groups[1:]) for a in earlier for b in later]
+    if not pairs or int(np.sum(loud)) < 2 or len(set(events)) < len(events):
+        return None
+    z = times[loud] - times[loud].mean()
+    z = z / z.std()
+    trends = []
+    for a, b in pairs:
+        d = cosines[a, loud] - cosines[b, loud]
+        trends.append(-float(np.mean(z * (d - d.mean()))))
+    return min(trends)
+
+
 def faithfulness_score(confidences, order_correct: bool | None, order_probability: float | None) -> float:
     """presence (mean confidence) x order term; see the module docstring. In [0, 1]."""
     confidences = [min(max(float(c), 0.0), 1.0) for c in confidences]
@@ -443,6 +476,7 @@ class _Timeline:
     duration: float
     bounds: tuple  # (starts, ends) of the windows, s
     loud: np.ndarray | None  # 10 ms frames above the energy gate (None: no edge refinement)
+    cosines: np.ndarray  # (events, windows) cosine of each event's text with each window
 
 
 class TemporalScorer:
@@ -718,6 +752,7 @@ class TemporalScorer:
             relations=relations,
             order_probability=order_probability,
             order_correct=order_correct,
+            order_trend=order_trend(timeline.cosines, timeline.times, ~timeline.silent, events, relations),
             faithfulness=faithfulness_score([e.confidence for e in scores], order_correct, order_probability),
             curves=timeline.curves,
             times=timeline.times,
@@ -746,7 +781,9 @@ class TemporalScorer:
         if self.refine:
             frames = frame_levels_db(wave, self.sampling_rate)
             loud = (frames >= self.silence_db) & (frames >= frames.max() - self.dynamic_range_db)
-        return _Timeline(curves, times, silent, duration, (starts, np.minimum(starts + self.window_s, duration)), loud)
+        cosines = (window_emb @ torch.stack([text_emb[e] for e in events]).T).T.cpu().numpy().astype(np.float64)
+        return _Timeline(curves, times, silent, duration, (starts, np.minimum(starts + self.window_s, duration)), loud,
+                         cosines)
 
     def _spans(self, curve: np.ndarray, timeline: "_Timeline", count: int) -> list[tuple[float, float, int, int]]:
         """The `count` strongest runs of `curve` as (onset, offset, start, stop), edges refined when `refine`."""

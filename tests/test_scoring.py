@@ -25,6 +25,7 @@ from tclap_gen.scoring import (
     faithfulness_score,
     fit_calibration,
     order_is_correct,
+    order_trend,
     refine_span,
     save_calibration,
 )
@@ -42,7 +43,7 @@ def noise(seconds, sr=SR, seed=0, level=0.1):
 def test_to_dict_schema_and_json(tiny_tclap):
     report = TemporalScorer(tiny_tclap).score(noise(2.0), SR, "glass smash then bicycle bell")
     d = report.to_dict()
-    assert set(d) == {"prompt", "events", "order_probability", "order_correct", "faithfulness"}
+    assert set(d) == {"prompt", "events", "order_probability", "order_correct", "order_trend", "faithfulness"}
     assert d["prompt"] == "glass smash then bicycle bell"
     assert [e["text"] for e in d["events"]] == ["glass smash", "bicycle bell"]
     for event in d["events"]:
@@ -50,7 +51,7 @@ def test_to_dict_schema_and_json(tiny_tclap):
         assert 0.0 <= event["confidence"] <= 1.0
         assert event["present"] == (event["onset"] is not None) == (event["offset"] is not None)
     assert 0.0 <= d["order_probability"] <= 1.0
-    assert isinstance(d["order_correct"], bool)
+    assert isinstance(d["order_correct"], bool) and isinstance(d["order_trend"], float)
     assert 0.0 <= d["faithfulness"] <= 1.0
     json.dumps(d)  # plain JSON types only
     assert report.curves.shape == (2, len(report.times))
@@ -207,6 +208,43 @@ def test_order_is_correct_follows_the_steam_rule():
         order_is_correct([(0.0, 1.0), (1.0, 2.0)], ["after"])
 
 
+def test_order_trend_on_synthetic_cosines():
+    times = np.arange(6) + 0.5
+    rising, falling = np.linspace(0.0, 1.0, 6), np.linspace(1.0, 0.0, 6)
+    loud = np.ones(6, dtype=bool)
+    a_then_b = np.stack([falling, rising])  # a's cosine is high early, b's late
+    trend = order_trend(a_then_b, times, loud, ["a", "b"], ["before"])
+    # d = falling - rising falls by 0.4 a window; -mean(z * d) for z standardised over 6 evenly spaced centres
+    z = (times - times.mean()) / times.std()
+    assert trend == pytest.approx(-np.mean(z * (falling - rising)), rel=1e-12) and trend > 0
+    assert order_trend(a_then_b[::-1], times, loud, ["a", "b"], ["before"]) == pytest.approx(-trend, rel=1e-12)
+    # a constant offset between the two cosines says nothing about order
+    assert order_trend(np.stack([rising + 0.3, rising]), times, loud, ["a", "b"], ["before"]) == pytest.approx(0, abs=1e-12)
+    # silent windows are left out: only the loud ones carry the trend
+    quiet_tail = np.array([True, True, True, True, False, False])
+    flipped = a_then_b.copy()
+    flipped[:, 4:] = flipped[::-1, 4:]
+    assert order_trend(flipped, times, quiet_tail, ["a", "b"], ["before"]) > 0
+    # "a while b, then c": the weakest of the pairs (a, c), (b, c) decides
+    abc = np.stack([falling, falling * 0.1, rising])
+    weak = order_trend(abc, times, loud, ["a", "b", "c"], ["overlap", "before"])
+    assert weak == pytest.approx(order_trend(abc[1:], times, loud, ["b", "c"], ["before"]), rel=1e-12)
+    # no "before" pair, a repeated text, fewer than two loud windows: no trend
+    assert order_trend(a_then_b, times, loud, ["a", "b"], ["overlap"]) is None
+    assert order_trend(np.stack([falling, rising, falling]), times, loud, ["a", "b", "a"], ["before", "before"]) is None
+    assert order_trend(a_then_b, times, np.eye(6, dtype=bool)[0], ["a", "b"], ["before"]) is None
+
+
+def test_order_trend_turns_over_with_the_segments_order(tiny_tclap):
+    """Five 1 s segments played in reverse order give the windows in reverse order: the trend changes sign."""
+    segments = [noise(1.0, seed=s, level=0.05 * (s + 1)) for s in range(5)]
+    scorer = TemporalScorer(tiny_tclap, window_s=1.0)
+    forward = scorer.score(np.concatenate(segments), SR, "glass smash then bicycle bell")
+    backward = scorer.score(np.concatenate(segments[::-1]), SR, "glass smash then bicycle bell")
+    assert forward.order_trend != 0 and backward.order_trend == pytest.approx(-forward.order_trend, rel=1e-4, abs=1e-7)
+    assert scorer.score(np.concatenate(segments), SR, "glass smash").order_trend is None
+
+
 def test_curve_spans_on_synthetic_curves():
     times = np.arange(10) * 0.5 + 0.25  # windows centred every 0.5 s over 5 s
     curve = np.array([0, 0, 0.9, 0.8, 0.7, 0, 0, 0, 0, 0], float)
@@ -241,7 +279,8 @@ def test_duplicate_event_texts_take_runs_in_time_order(tiny_tclap):
     cat = np.array([0, 0, 0, 0.9, 0.9, 0, 0, 0, 0, 0])
     events = ["a dog barks", "a cat meows", "a dog barks"]
     def timeline(curves):  # no edge refinement: the windows' own boundaries
-        return _Timeline(np.stack(curves), times, np.zeros(10, dtype=bool), 5.0, (times - 0.25, times + 0.25), None)
+        return _Timeline(np.stack(curves), times, np.zeros(10, dtype=bool), 5.0, (times - 0.25, times + 0.25), None,
+                         np.stack(curves))
 
     scores = scorer._event_scores(events, timeline([dog, cat, dog]))
     assert [(s.onset, s.offset) for s in scores] == [(0.0, 1.0), (1.5, 2.5), (3.5, 4.5)]
@@ -315,7 +354,7 @@ def test_oracle_timeline_and_order(tiny_tclap, monkeypatch, tmp_path):
     # half a hop of the truth (the windows that straddle it hold both tones)
     assert low.onset == pytest.approx(0.5, abs=0.011) and high.offset == pytest.approx(5.5, abs=0.011)
     assert low.offset == pytest.approx(3.0, abs=0.125) and high.onset == pytest.approx(3.0, abs=0.125)
-    assert right.order_correct is True and right.order_probability > 0.99
+    assert right.order_correct is True and right.order_probability > 0.99 and right.order_trend > 0
     assert right.faithfulness > 0.9
     unrefined = oracle_scorer(tiny_tclap, monkeypatch, refine=False, hop_s=0.25).score(
         tone_scene(), SR, f"{LOW} then {HIGH}")
@@ -323,7 +362,7 @@ def test_oracle_timeline_and_order(tiny_tclap, monkeypatch, tmp_path):
 
     wrong = scorer.score(tone_scene(), SR, f"{HIGH} then {LOW}")
     assert [e.text for e in wrong.events] == [HIGH, LOW]
-    assert wrong.order_correct is False and wrong.order_probability < 0.01
+    assert wrong.order_correct is False and wrong.order_probability < 0.01 and wrong.order_trend < 0
     assert wrong.faithfulness < 0.5
     # "after" states the same temporal order as "then": the timeline agrees
     assert scorer.score(tone_scene(), SR, f"{HIGH} after {LOW}").order_correct is True
@@ -482,7 +521,8 @@ def test_validation_script_runs_on_real_clips(tiny_tclap, clips_csv, tmp_path):
     assert out["setup"]["heldout_clips"] == 6  # one of the two recordings of each of the 6 classes
     row = out["results"]["2"]
     assert row["mixups"] == 4
-    keys = ("order_accuracy", "presence_recall", "false_presence", "reversed_judged_wrong", "global_order_accuracy")
+    keys = ("order_accuracy", "presence_recall", "false_presence", "reversed_judged_wrong", "global_order_accuracy",
+            "trend_order_accuracy", "reversed_trend_judged_wrong")
     for key in keys:
         assert 0.0 <= row[key] <= 1.0
 

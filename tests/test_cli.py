@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from tclap_gen.cli import main
 from tclap_gen.generate import safe_stem
 
@@ -27,13 +29,23 @@ def test_safe_stem_is_sanitised_bounded_and_collision_free():
     assert safe_stem("???") .startswith("prompt-")
 
 
-def test_score_without_class_contrast_raises_every_presence(capsys):
-    """--no-contrast drops the trained classes from each event's competitors: each window's probability can only
-    rise (a smaller softmax denominator), so every event's peak confidence does too."""
+def test_score_without_class_contrast_is_the_scorer_without_classes(capsys):
+    """--no-contrast drops the trained classes from each event's competitors, and with them the calibration fitted
+    with them: the CLI gives what TemporalScorer(contrast_texts=None) gives. Against the uncalibrated softmax the
+    classes only enlarge the denominator, so leaving them out raises every event's peak confidence."""
+    from tclap_gen.scoring import TemporalScorer
+
     clip = Path(__file__).parent / "data" / "clips" / "kitchen20_0-101477-A-3.flac"
-    confidences = []
+    prompt = "a glass smashes then a bell rings"
+    cli = []
     for extra in ([], ["--no-contrast"]):
-        assert main(["score", str(clip), "a glass smashes then a bell rings", "--json", *extra]) == 0
-        confidences.append([event["confidence"] for event in json.loads(capsys.readouterr().out)["events"]])
-    assert len(confidences[0]) == 2
-    assert all(b >= a for a, b in zip(*confidences)) and confidences[1] != confidences[0]
+        assert main(["score", str(clip), prompt, "--json", *extra]) == 0
+        cli.append([event["confidence"] for event in json.loads(capsys.readouterr().out)["events"]])
+
+    def confidences(**kwargs):
+        return [event.confidence for event in TemporalScorer.from_pretrained("mini", **kwargs).score_file(clip, prompt).events]
+
+    assert len(cli[0]) == 2 and cli[1] != cli[0]
+    assert cli[0] == pytest.approx(confidences(), abs=1e-4)  # the JSON keeps 4 decimals
+    assert cli[1] == pytest.approx(confidences(contrast_texts=None), abs=1e-4)
+    assert all(b >= a for a, b in zip(confidences(calibration=None), confidences(contrast_texts=None)))

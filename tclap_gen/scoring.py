@@ -217,7 +217,8 @@ class ScoreReport:
         if self.order_correct is not None:
             lines.append(f"timeline order: {'correct' if self.order_correct else 'wrong'}")
         if self.order_trend is not None:
-            lines.append(f"order trend: {self.order_trend:+.4f} ({'follows' if self.order_trend > 0 else 'against'} the prompt)")
+            verdict = "follows" if self.order_trend > 0 else "against"
+            lines.append(f"order trend: {self.order_trend:+.4f} ({verdict} the prompt)")
         lines.append(f"faithfulness: {self.faithfulness:.3f}")
         lines.extend(f"warning: {warning}" for warning in self.warnings)
         return "\n".join(lines)

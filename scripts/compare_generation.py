@@ -13,8 +13,12 @@ Printed per judge and source:
 - order accuracy: share of clips whose events the scorer finds in the prompt's order (order_correct, STEAM rule);
 - both found: share of clips where the scorer finds every event;
 - order accuracy among those (an order judgement, not a missed event);
+- order trend: share whose events' cosines follow the prompt's order over the loud windows (order_trend > 0; it
+  needs no event to pass the presence threshold, so both judges give it alike);
 - global order: share whose prompt the scorer's T-CLAP prefers to the reversed caption (order_probability > 0.5);
 - mean faithfulness.
+
+With --layout each pipeline also generates every prompt with layout="auto" (same seeds), as its own source.
 
     python scripts/compare_generation.py --clips ../shared/data/kitchen20/metadata.csv \
         ../shared/data/uiowa/metadata.csv --n 100
@@ -33,6 +37,7 @@ import numpy as np
 from tclap_gen.audio import save_audio
 from tclap_gen.datasets import MixupDataset, split_clip_lists
 from tclap_gen.fidelity import generate_clips
+from tclap_gen.generate import load_pipeline
 from tclap_gen.scoring import TemporalScorer
 
 
@@ -47,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--guidance", type=float, default=2.5)
     parser.add_argument("--seconds", type=float, default=5.0, help="clip length (default 5)")
     parser.add_argument("--batch", type=int, default=8, help="prompts per pipeline call")
+    parser.add_argument("--layout", action="store_true", help='also generate with layout="auto" (same seeds)')
     parser.add_argument("--out", type=Path, default=None, help="also write every clip here (wav)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
@@ -61,6 +67,7 @@ def judge(scorer: TemporalScorer, waves, sampling_rate: int, prompts: list[str])
         report = scorer.score(wave, sampling_rate, prompt)
         found = all(event.present for event in report.events)
         rows.append({"order": bool(report.order_correct), "found": found, "faithfulness": float(report.faithfulness),
+                     "trend": None if report.order_trend is None else report.order_trend > 0,
                      "global": None if report.order_probability is None else report.order_probability > 0.5})
     return summarise(rows)
 
@@ -75,18 +82,17 @@ def summarise(rows: list[dict]) -> dict:
         "order_accuracy": share(r["order"] for r in rows),
         "both_found": share(r["found"] for r in rows),
         "order_accuracy_when_found": share(r["order"] for r in rows if r["found"]),
+        "order_trend": share(r["trend"] for r in rows),
         "global_order": share(r["global"] for r in rows),
         "mean_faithfulness": round(float(np.mean([r["faithfulness"] for r in rows])), 3),
     }
 
 
-def generate(name: str, prompts: list[str], args) -> tuple[list[np.ndarray], int, float]:
-    from tclap_gen.generate import load_pipeline
-
-    pipe = load_pipeline(name)
+def generate(pipe, prompts: list[str], args, layout: str | None) -> tuple[list[np.ndarray], float]:
     began = time.perf_counter()
-    waves = generate_clips(pipe, prompts, args.seconds, args.steps, args.guidance, args.seed, batch=args.batch)
-    return waves, pipe.sampling_rate, time.perf_counter() - began
+    waves = generate_clips(pipe, prompts, args.seconds, args.steps, args.guidance, args.seed, batch=args.batch,
+                           layout=layout)
+    return waves, time.perf_counter() - began
 
 
 def main(argv=None) -> int:
@@ -105,12 +111,16 @@ def main(argv=None) -> int:
     results = {"real held-out mix-ups (ceiling)": judge_all([e.audio for e in examples], 16000)}
     timing = {}
     for name in args.pipelines:
-        waves, rate, seconds = generate(name, prompts, args)
-        results[name] = judge_all(waves, rate)
-        timing[name] = round(seconds / len(waves), 2)
-        if args.out is not None:
-            for i, wave in enumerate(waves):
-                save_audio(args.out / Path(name).name / f"{i:03d}.wav", wave, rate)  # a folder path -> its name
+        pipe = load_pipeline(name)
+        for layout in [None, "auto"] if args.layout else [None]:
+            source = name if layout is None else f"{name}, layout={layout}"
+            waves, seconds = generate(pipe, prompts, args, layout)
+            results[source] = judge_all(waves, pipe.sampling_rate)
+            timing[source] = round(seconds / len(waves), 2)
+            if args.out is not None:
+                folder = args.out / (Path(name).name + ("" if layout is None else f"-layout-{layout}"))  # a path -> its name
+                for i, wave in enumerate(waves):
+                    save_audio(folder / f"{i:03d}.wav", wave, pipe.sampling_rate)
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     config["clips"] = [str(c) for c in args.clips]
     if args.json:
@@ -119,7 +129,8 @@ def main(argv=None) -> int:
         return 0
     print(f"{args.n} two-event prompts from held-out clips; judged by the {args.scorer} T-CLAP; "
           f"{args.steps} steps, guidance {args.guidance}, seed {args.seed}; seconds per clip {timing}")
-    columns = ["order_accuracy", "both_found", "order_accuracy_when_found", "global_order", "mean_faithfulness"]
+    columns = ["order_accuracy", "both_found", "order_accuracy_when_found", "order_trend", "global_order",
+               "mean_faithfulness"]
     print("| judge | source | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 2) + "|")
     for name in judges:

@@ -24,21 +24,23 @@ def test_compare_generation_judges_every_pipeline_and_the_real_mixups(tiny_tclap
     tiny_tclap.save_pretrained(tmp_path / "judge")
     argv = ["--clips", str(clips_csv), "--pipelines", str(tmp_path / "a"), str(tmp_path / "b"),
             "--scorer", str(tmp_path / "judge"), "--n", "3", "--steps", "2", "--seconds", "2", "--batch", "2",
-            "--out", str(tmp_path / "wavs"), "--json"]
+            "--layout", "--out", str(tmp_path / "wavs"), "--json"]
     proc = run_script("compare_generation", *argv)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     assert len(out["prompts"]) == 3 and all(" " in prompt for prompt in out["prompts"])
-    assert set(out["results"]) == {"real held-out mix-ups (ceiling)", str(tmp_path / "a"), str(tmp_path / "b")}
+    generated = {f"{tmp_path / p}{suffix}" for p in "ab" for suffix in ("", ", layout=auto")}
+    assert set(out["results"]) == {"real held-out mix-ups (ceiling)"} | generated
     for by_judge in out["results"].values():
         assert set(by_judge) == {"class contrast", "no class contrast"}
         for row in by_judge.values():
             assert row["clips"] == 3
-            for key in ("order_accuracy", "both_found"):
+            for key in ("order_accuracy", "both_found", "order_trend"):
                 assert 0.0 <= row[key] <= 100.0
             assert 0.0 <= row["mean_faithfulness"] <= 1.0
-    assert set(out["generation_s_per_clip"]) == {str(tmp_path / "a"), str(tmp_path / "b")}
-    assert len(list((tmp_path / "wavs").rglob("*.wav"))) == 6
+    assert set(out["generation_s_per_clip"]) == generated
+    assert len(list((tmp_path / "wavs").rglob("*.wav"))) == 12
+    assert len(list((tmp_path / "wavs" / "a-layout-auto").glob("*.wav"))) == 3
 
 
 def test_compare_generation_rejects_a_bad_count(clips_csv):

@@ -251,6 +251,25 @@ def test_unpacked_parts_reassemble_around_another_tclap(trained, tmp_path, clips
     assert unpack(str(results["assemble"]), str(run), "scheduler") == 2
 
 
+def test_vae_decoder_only_fine_tune_keeps_the_latent_space(trained, tmp_path, clips_csv):
+    """vae.init + vae.decoder_only: the decoder trains, the encoder and the scaling_factor stay the init's (a UNet
+    trained on its latents still fits); decoder_only without init is a config error."""
+    from diffusers import AutoencoderKL
+
+    cfg, results, _, tclap_dir = trained
+    start = AutoencoderKL.from_pretrained(results["vae"].model_dir)
+    tuned = tiny_config(tmp_path, clips_csv, tclap_dir, f"vae.init={results['assemble']}", "vae.decoder_only=true",
+                        "vae.steps=3", "vae.learning_rate=1e-2")
+    end = AutoencoderKL.from_pretrained(tg.train_vae(tuned).model_dir)
+    assert end.config.scaling_factor == start.config.scaling_factor
+    before, after = start.state_dict(), end.state_dict()
+    frozen = [k for k in before if k.startswith(("encoder.", "quant_conv."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    with pytest.raises(tg.ConfigError, match="vae.decoder_only needs vae.init"):
+        tiny_config(tmp_path / "bad", clips_csv, tclap_dir, "vae.decoder_only=true")
+
+
 def test_unet_init_fine_tunes_an_existing_unet(trained, tmp_path, clips_csv):
     """unet.init: the UNet starts from a trained one (pipeline or UNet folder); at learning rate 0 it ends there."""
     import dataclasses

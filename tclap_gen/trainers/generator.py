@@ -4,7 +4,8 @@ Stages (each its own resumable Accelerate loop; `--stage all` runs them in order
 
 1. vae       AutoencoderKL over log-mel crops (tclap_gen.mel): L1 (or L2) reconstruction + a small KL; no
              adversarial loss. At the end the latent scaling_factor (1 / std of the posterior means over a sample)
-             is written into the VAE's config.
+             is written into the VAE's config. `vae.init` + `vae.decoder_only` fine-tune a trained VAE's decoder
+             alone: its latents, and a UNet trained on them, stay valid.
 2. vocoder   on (log-mel, wave) segments: multi-resolution STFT loss (spectral convergence + log magnitude) +
              mel L1. `vocoder.kind` picks the model: "vocos" (tclap_gen.vocoder.VocosVocoder, the default: a
              frame-rate ConvNeXt that predicts STFT magnitude and phase) or "hifigan" (AudioLDM's SpeechT5HifiGan).
@@ -101,6 +102,10 @@ class VaeConfig(StageConfig):
     kl_weight: float = 1e-5  # times the KL per latent element (mean), against the per-element reconstruction loss
     gain_db: list[float] = field(default_factory=lambda: [-9.0, 0.0])  # random gain after levelling each clip
     scale_batches: int = 8  # batches of crops encoded to measure the latent std (-> scaling_factor)
+    init: str | None = None  # start from a trained VAE (a VAE folder, or a pipeline folder with vae/)
+    # With init: train the decoder alone. The encoder and the scaling_factor stay the init's, so the latents (and a
+    # UNet trained on them) are unchanged and only what the latents turn back into improves.
+    decoder_only: bool = False
 
 
 @dataclass
@@ -199,6 +204,8 @@ class GeneratorConfig:
             raise ConfigError(f"vocoder.kind must be vocos or hifigan, got {self.vocoder.kind!r}")
         if self.vocoder.adversarial_weight < 0 or self.vocoder.feature_matching_weight < 0:
             raise ConfigError("vocoder.adversarial_weight and vocoder.feature_matching_weight must be >= 0")
+        if self.vae.decoder_only and not self.vae.init:
+            raise ConfigError("vae.decoder_only needs vae.init: the decoder of which VAE to fine-tune")
         if self.vae.recon_loss not in ("l1", "l2"):
             raise ConfigError(f"vae.recon_loss must be l1 or l2, got {self.vae.recon_loss!r}")
         scale = 2 ** (len(self.vae.block_out_channels) - 1)
@@ -245,6 +252,7 @@ def load_config(config=None, overrides: list[str] | None = None, data_root=None)
     cfg.data.root = absolute_path(cfg.data.root, base)
     cfg.assemble.output = absolute_path(cfg.assemble.output, base)
     cfg.unet.init = absolute_path(cfg.unet.init, base)
+    cfg.vae.init = absolute_path(cfg.vae.init, base)
     cfg.vocoder.init = absolute_path(cfg.vocoder.init, base)
     for section in (cfg.unet, cfg.assemble):  # a T-CLAP may also be a built-in name ("mini-clap")
         section.tclap = maybe_path(section.tclap, base)
@@ -619,7 +627,8 @@ def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> S
         return log_mel(wave, cfg.mel)[:, None, : stage.crop_frames]  # (B, 1, frames, mels)
 
     def loss_fn(model, mel):
-        posterior = model.encode(mel).latent_dist
+        with torch.set_grad_enabled(not stage.decoder_only):  # a frozen encoder needs no backward pass
+            posterior = model.encode(mel).latent_dist
         recon = model.decode(posterior.sample()).sample.float()
         rec = F.l1_loss(recon, mel) if stage.recon_loss == "l1" else F.mse_loss(recon, mel)
         kl = posterior.kl().float().mean() / posterior.mean[0].numel()  # per latent element
@@ -627,21 +636,31 @@ def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> S
 
     torch.manual_seed(cfg.seed)
     vae = build_vae(stage).to(accelerator.device)
-    with torch.no_grad():  # start the decoder at the mean log-mel (silence is -11.5): saves the first hundreds of steps
-        vae.decoder.conv_out.bias.fill_(float(batch_fn(0, step_generator(cfg.seed, 0, 0)).mean()))
+    if stage.init:
+        load_weights(vae, stage.init, "vae", "vae.init")
+    else:  # start the decoder at the mean log-mel (silence is -11.5): saves the first hundreds of steps
+        with torch.no_grad():
+            vae.decoder.conv_out.bias.fill_(float(batch_fn(0, step_generator(cfg.seed, 0, 0)).mean()))
+    if stage.decoder_only:
+        vae.encoder.requires_grad_(False)
+        vae.quant_conv.requires_grad_(False)
     result, vae = run_loop("vae", cfg, stage, accelerator, vae, batch_fn, loss_fn, resume)
 
-    # scaling_factor: 1 / std of the latents the UNet will see (posterior means), measured on fresh crops.
-    vae.eval()
-    means = []
-    with torch.no_grad():
-        for k in range(stage.scale_batches):
-            mel = batch_fn(10**9 + k, step_generator(cfg.seed + 1, k, accelerator.process_index))
-            means.append(vae.encode(mel).latent_dist.mean.float())
-    latents = accelerator.gather(torch.cat(means))
-    scaling_factor = float(1.0 / latents.std().clamp_min(1e-6))
+    if stage.decoder_only:  # the latent space is the init's: so is its scale
+        config = json.loads((component_folder(stage.init, "vae") / "config.json").read_text())
+        scaling_factor, extra = float(config["scaling_factor"]), {"decoder_only": True}
+    else:  # 1 / std of the latents the UNet will see (posterior means), measured on fresh crops
+        vae.eval()
+        means = []
+        with torch.no_grad():
+            for k in range(stage.scale_batches):
+                mel = batch_fn(10**9 + k, step_generator(cfg.seed + 1, k, accelerator.process_index))
+                means.append(vae.encode(mel).latent_dist.mean.float())
+        latents = accelerator.gather(torch.cat(means))
+        scaling_factor = float(1.0 / latents.std().clamp_min(1e-6))
+        extra = {"latent_mean": float(latents.mean())}
     vae.register_to_config(scaling_factor=scaling_factor)
-    _save_model(accelerator, vae, stage_dir, result, {"scaling_factor": scaling_factor, "latent_mean": float(latents.mean())})
+    _save_model(accelerator, vae, stage_dir, result, {"scaling_factor": scaling_factor, **extra})
     _log(accelerator, stage_dir, {"stage": "vae", "event": "saved", "scaling_factor": scaling_factor})
     return result
 
@@ -946,15 +965,19 @@ def min_snr_weights(alphas_cumprod_t: torch.Tensor, gamma: float, prediction: st
     return clipped / snr if prediction == "epsilon" else clipped / (snr + 1)
 
 
+def component_folder(source: str, component: str) -> Path:
+    """`source` itself, or its `component`/ when it is a pipeline folder."""
+    folder = Path(source)
+    return folder / component if (folder / component).is_dir() else folder
+
+
 def load_weights(model, source: str, component: str, key: str) -> None:
     """Copy a trained component's weights (safetensors) into `model`, which must have the same architecture: how
-    unet.init / vocoder.init fine-tune an existing one instead of starting from noise. `source` is the component's
-    folder or a pipeline folder holding `component`/; `key` names the setting in errors."""
+    vae.init / unet.init / vocoder.init fine-tune an existing one instead of starting from noise. `source` is the
+    component's folder or a pipeline folder holding `component`/; `key` names the setting in errors."""
     from safetensors.torch import load_file
 
-    folder = Path(source)
-    if (folder / component).is_dir():  # a pipeline folder
-        folder = folder / component
+    folder = component_folder(source, component)
     files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
     if len(files) != 1:
         raise FileNotFoundError(f"{key}={source}: expected one {component} .safetensors file in {folder}, found {len(files)}")

@@ -5,7 +5,8 @@
 # at lr 3e-4 (warmup 100, cosine), EMA 0.999, v-prediction; each run stops after BUDGET seconds of training if not
 # done (unet.time_budget_s). Same VAE as both pipelines (unpacked float32 from the shipped mini).
 #
-# The upload to the GPU machine is capped at 64 MiB a call, so the inputs travel in two calls to one warm machine:
+# The upload to the GPU machine is capped at 64 MiB a call, so the inputs travel in two calls to one warm machine
+# (prepare.py beside this file builds both and says how to make the calls):
 #   .dev/c1: wheels (diffusers, soundfile, cffi, pycparser), gen/vae (unpack_pipeline.py ... vae), tclap = run 28,
 #            unet = run 30, data/ = part of an Ogg/Opus copy of the TRAIN side of Kitchen20 + UIowa (compression
 #            level 0.8, about 59 kb/s; its log-mel L1 to the FLAC is 0.035; metadata.csv lists every clip, so the

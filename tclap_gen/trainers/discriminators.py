@@ -1,10 +1,15 @@
-"""The adversarial part of vocoder training: HiFi-GAN's multi-period discriminator (MPD) and a multi-resolution
-spectrogram discriminator (MRD, as UnivNet and Vocos use), with least-squares GAN and feature-matching losses.
+"""The adversarial part of vocoder and VAE training, with least-squares GAN and feature-matching losses.
 
-A reconstruction loss alone (STFT + mel L1) fixes a vocoder's magnitudes but not what makes a waveform sound real:
-phase coherence across frames and the fine periodic structure between them. The MPD looks at the waveform folded
-by a few prime periods, the MRD at magnitude spectrograms of several sizes. Both are small here (the vocoder
-trains on CPU); widths are a config choice, not a claim.
+Vocoder: HiFi-GAN's multi-period discriminator (MPD) and a multi-resolution spectrogram discriminator (MRD, as
+UnivNet and Vocos use). A reconstruction loss alone (STFT + mel L1) fixes a vocoder's magnitudes but not what makes
+a waveform sound real: phase coherence across frames and the fine periodic structure between them. The MPD looks
+at the waveform folded by a few prime periods, the MRD at magnitude spectrograms of several sizes.
+
+VAE: a patch discriminator on log-mel images (as latent diffusion's autoencoders are trained). An L1 loss alone
+makes a decoder draw the average of what a latent could mean: smooth, blurred onsets and harmonics. Judging
+patches as real or reconstructed asks for the detail back.
+
+All are small here (they train on CPU); widths are a config choice, not a claim.
 """
 
 from __future__ import annotations
@@ -62,6 +67,24 @@ class ResolutionDiscriminator(nn.Module):
         spec = torch.stft(wave.float(), self.n_fft, self.hop, self.n_fft, self.window, return_complex=True)
         x = torch.log(spec.abs().clamp_min(1e-5)).transpose(1, 2)[:, None]  # (B, 1, frames, bins)
         return conv_features(x, self.convs, self.out)
+
+
+class MelPatchDiscriminator(nn.Module):
+    """Strided 2-D convs over a (B, 1, frames, mels) log-mel: each logit of the last map judges one patch (with
+    three layers, about 8 frames by 8 bands seen through a wider field). One discriminator: `forward` returns a
+    one-item list, as VocoderDiscriminator returns one list per discriminator."""
+
+    def __init__(self, channels: list[int]):
+        super().__init__()
+        widths = [1] + list(channels)
+        self.convs = nn.ModuleList(
+            nn.utils.parametrizations.weight_norm(nn.Conv2d(a, b, 4, 2, padding=1))
+            for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.out = nn.utils.parametrizations.weight_norm(nn.Conv2d(widths[-1], 1, 3, padding=1))
+
+    def forward(self, mel: torch.Tensor) -> list[list[torch.Tensor]]:
+        return [conv_features(mel.float(), self.convs, self.out)]
 
 
 class VocoderDiscriminator(nn.Module):

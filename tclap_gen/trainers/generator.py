@@ -92,7 +92,17 @@ class StageConfig:
 
 
 @dataclass
-class VaeConfig(StageConfig):
+class AdversarialTerms:
+    """The GAN terms a reconstruction stage can add (trainers/discriminators.py); 0 = reconstruction losses only.
+    The model's loss adds adversarial_weight * (LSGAN term + feature_matching_weight * feature matching)."""
+
+    adversarial_weight: float = 0.0
+    feature_matching_weight: float = 2.0
+    discriminator_learning_rate: float = 2e-4
+
+
+@dataclass
+class VaeConfig(AdversarialTerms, StageConfig):
     block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 128])
     latent_channels: int = 8
     layers_per_block: int = 1
@@ -106,10 +116,11 @@ class VaeConfig(StageConfig):
     # With init: train the decoder alone. The encoder and the scaling_factor stay the init's, so the latents (and a
     # UNet trained on them) are unchanged and only what the latents turn back into improves.
     decoder_only: bool = False
+    discriminator_channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # the mel patch discriminator
 
 
 @dataclass
-class VocoderConfig(StageConfig):
+class VocoderConfig(AdversarialTerms, StageConfig):
     kind: str = "vocos"  # "vocos" (VocosVocoder) | "hifigan" (SpeechT5HifiGan)
     segment_frames: int = 100  # 1 s
     upsample_rates: list[int] = field(default_factory=lambda: [5, 4, 2, 2, 2])  # their product is the hop
@@ -127,11 +138,6 @@ class VocoderConfig(StageConfig):
     mel_weight: float = 1.0
     gain_db: list[float] = field(default_factory=lambda: [-9.0, 0.0])
     init: str | None = None  # start from a trained vocoder (a vocoder folder, or a pipeline folder with vocoder/)
-    # GAN (trainers/discriminators.py): 0 = reconstruction losses only. The generator's loss adds
-    # adversarial_weight * (LSGAN term + feature_matching_weight * feature matching).
-    adversarial_weight: float = 0.0
-    feature_matching_weight: float = 2.0
-    discriminator_learning_rate: float = 2e-4
     mpd_periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
     mpd_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
     mrd_resolutions: list[list[int]] = field(default_factory=lambda: [[256, 64], [512, 128], [1024, 256]])  # n_fft, hop
@@ -202,8 +208,9 @@ class GeneratorConfig:
             )
         if self.vocoder.kind not in ("vocos", "hifigan"):
             raise ConfigError(f"vocoder.kind must be vocos or hifigan, got {self.vocoder.kind!r}")
-        if self.vocoder.adversarial_weight < 0 or self.vocoder.feature_matching_weight < 0:
-            raise ConfigError("vocoder.adversarial_weight and vocoder.feature_matching_weight must be >= 0")
+        for name in ("vae", "vocoder"):
+            if getattr(self, name).adversarial_weight < 0 or getattr(self, name).feature_matching_weight < 0:
+                raise ConfigError(f"{name}.adversarial_weight and {name}.feature_matching_weight must be >= 0")
         if self.vae.decoder_only and not self.vae.init:
             raise ConfigError("vae.decoder_only needs vae.init: the decoder of which VAE to fine-tune")
         if self.vae.recon_loss not in ("l1", "l2"):
@@ -632,7 +639,10 @@ def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> S
         recon = model.decode(posterior.sample()).sample.float()
         rec = F.l1_loss(recon, mel) if stage.recon_loss == "l1" else F.mse_loss(recon, mel)
         kl = posterior.kl().float().mean() / posterior.mean[0].numel()  # per latent element
-        return rec + stage.kl_weight * kl, {"recon": rec, "kl": kl}
+        loss, parts = rec + stage.kl_weight * kl, {"recon": rec, "kl": kl}
+        if adversary is not None:
+            loss = adversary.add_terms(loss, parts, mel, recon)
+        return loss, parts
 
     torch.manual_seed(cfg.seed)
     vae = build_vae(stage).to(accelerator.device)
@@ -644,6 +654,11 @@ def train_vae(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> S
     if stage.decoder_only:
         vae.encoder.requires_grad_(False)
         vae.quant_conv.requires_grad_(False)
+    adversary = None
+    if stage.adversarial_weight > 0:
+        from tclap_gen.trainers.discriminators import MelPatchDiscriminator
+
+        adversary = Adversary(MelPatchDiscriminator(stage.discriminator_channels), stage, accelerator)
     result, vae = run_loop("vae", cfg, stage, accelerator, vae, batch_fn, loss_fn, resume)
 
     if stage.decoder_only:  # the latent space is the init's: so is its scale
@@ -680,7 +695,12 @@ def train_vocoder(cfg: GeneratorConfig, resume: bool = False, accelerator=None) 
     vocoder = build_vocoder(stage, cfg.mel)
     if stage.init:
         load_weights(vocoder, stage.init, "vocoder", "vocoder.init")
-    adversary = Adversary(stage, accelerator) if stage.adversarial_weight > 0 else None
+    adversary = None
+    if stage.adversarial_weight > 0:
+        from tclap_gen.trainers.discriminators import VocoderDiscriminator
+
+        adversary = Adversary(VocoderDiscriminator(stage.mpd_periods, stage.mpd_channels, stage.mrd_resolutions,
+                                                   stage.mrd_channels, stage.mrd_layers), stage, accelerator)
 
     def loss_fn(model, batch):
         wave, mel = batch
@@ -690,9 +710,7 @@ def train_vocoder(cfg: GeneratorConfig, resume: bool = False, accelerator=None) 
         mel_l1 = F.l1_loss(log_mel(pred, cfg.mel), mel)
         loss, parts = stft + stage.mel_weight * mel_l1, {"stft": stft, "mel_l1": mel_l1}
         if adversary is not None:
-            parts["disc"] = adversary.discriminator_step(wave, pred.detach())
-            parts["adv"], parts["fm"] = adversary.generator_terms(wave, pred)
-            loss = loss + stage.adversarial_weight * (parts["adv"] + stage.feature_matching_weight * parts["fm"])
+            loss = adversary.add_terms(loss, parts, wave, pred)
         return loss, parts
 
     result, vocoder = run_loop("vocoder", cfg, stage, accelerator, vocoder, batch_fn, loss_fn, resume)
@@ -701,40 +719,43 @@ def train_vocoder(cfg: GeneratorConfig, resume: bool = False, accelerator=None) 
 
 
 class Adversary:
-    """The discriminators and their optimiser, prepared with the accelerator before the vocoder (so that
+    """A discriminator and its optimiser, prepared with the accelerator before the stage's model (so that
     save_state / load_state carry them in the same order on resume). The loop stays one optimiser step per step:
-    the vocoder's loss function runs the discriminator's step first, on the detached prediction, as HiFi-GAN does."""
+    the model's loss function runs the discriminator's step first, on the detached prediction, as HiFi-GAN does."""
 
-    def __init__(self, stage: VocoderConfig, accelerator):
-        from tclap_gen.trainers.discriminators import VocoderDiscriminator
+    def __init__(self, discriminator: torch.nn.Module, stage: AdversarialTerms, accelerator):
+        self.accelerator, self.stage = accelerator, stage
+        discriminator = discriminator.to(accelerator.device)
+        optimizer = torch.optim.AdamW(discriminator.parameters(), lr=stage.discriminator_learning_rate, betas=(0.8, 0.99))
+        self.model, self.optimizer = accelerator.prepare(discriminator, optimizer)
 
-        self.accelerator, self.max_grad_norm = accelerator, stage.max_grad_norm
-        model = VocoderDiscriminator(stage.mpd_periods, stage.mpd_channels, stage.mrd_resolutions,
-                                     stage.mrd_channels, stage.mrd_layers).to(accelerator.device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=stage.discriminator_learning_rate, betas=(0.8, 0.99))
-        self.model, self.optimizer = accelerator.prepare(model, optimizer)
+    def add_terms(self, loss: torch.Tensor, parts: dict, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """One discriminator step, then `loss` plus the weighted GAN terms for the model; logs disc, adv and fm."""
+        parts["disc"] = self.discriminator_step(real, fake.detach())
+        parts["adv"], parts["fm"] = self.generator_terms(real, fake)
+        return loss + self.stage.adversarial_weight * (parts["adv"] + self.stage.feature_matching_weight * parts["fm"])
 
-    def discriminator_step(self, wave: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         from tclap_gen.trainers.discriminators import discriminator_loss
 
         self.optimizer.zero_grad(set_to_none=True)  # also drops what the last generator pass left on it
-        loss = discriminator_loss(self.model(wave), self.model(fake))
+        loss = discriminator_loss(self.model(real), self.model(fake))
         self.accelerator.backward(loss)
-        if self.max_grad_norm > 0:
-            self.accelerator.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
+        if self.stage.max_grad_norm > 0:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), self.stage.max_grad_norm)
         self.optimizer.step()
         return loss.detach()
 
-    def generator_terms(self, wave: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def generator_terms(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         from tclap_gen.trainers.discriminators import feature_matching_loss, generator_adversarial_loss
 
         model = self.accelerator.unwrap_model(self.model)  # no gradient all-reduce for the discriminator here
         with torch.no_grad():
-            real = model(wave)
-        model.requires_grad_(False)  # the generator's backward need not reach the discriminator's weights
+            real_out = model(real)
+        model.requires_grad_(False)  # the model's backward need not reach the discriminator's weights
         fake_out = model(fake)
         model.requires_grad_(True)
-        return generator_adversarial_loss(fake_out), feature_matching_loss(real, fake_out)
+        return generator_adversarial_loss(fake_out), feature_matching_loss(real_out, fake_out)
 
 
 # ------------------------------------------------------------------------------------------------ stage 3: UNet

@@ -13,6 +13,7 @@ two calls only, make the tracked tree small (untracked files stay where they are
     device run, carry [".dev/c1"]: nvidia-smi -L                      (upload 1; the machine stays warm 30 s)
     device run, carry [".dev/c2"], timeout 590: OUT=$OUT bash training/runs_record/run36/run.sh
     git symbolic-ref HEAD refs/heads/main && git reset -q && git branch -D devslim   (and drop the exclude lines)
+    bash training/runs_record/run36/assemble.sh FILES_AT     (both pipelines, float16, from what the run returned)
 """
 
 import csv

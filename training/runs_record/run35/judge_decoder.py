@@ -2,7 +2,8 @@
 the shipped vocoder, top-1 / top-5 of the fidelity classifier and log-mel L1 to the original; with --generate also
 one clip per held-out class phrase from a pipeline (default the shipped mini) with this VAE (fidelity's prompts and
 seeds). Usage: judge_decoder.py VAE_WEIGHTS [--generate [PIPELINE]]   (VAE_WEIGHTS: a .safetensors file: a checkpoint's model.safetensors
-or the final vae/model's; "shipped" for the shipped VAE)."""
+(model_1.safetensors with vae.adversarial_weight: the discriminator is prepared first) or the final vae/model's;
+"shipped" for the shipped VAE)."""
 import json
 import sys
 from pathlib import Path

@@ -3,8 +3,7 @@
 # AudioLDMPipeline in the same run: time ratio, steps/s, seconds per generated second of audio, CUDA peak memory.
 #
 # Runs on a bare GPU machine that has torch, transformers >= 5.17 and accelerate but not diffusers or soundfile:
-# wheels in $WHEELS (default .whl/, if any) are installed to /tmp/site without an index, and tclap_gen is made importable from a
-# copy in /tmp/pkg (pipelines/, training/ and samples/ become tclap_gen.pipelines, ...), with no pip install.
+# training/recipes/device_env.sh installs the wheels in $WHEELS (default .whl/, if any) and makes tclap_gen importable.
 # Results: $OUT/gpu_bench.json (OUT defaults to ./gpu-results), also printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,17 +12,7 @@ mkdir -p "$OUT"
 export HF_HUB_OFFLINE=1
 
 WHEELS=${WHEELS:-.whl}  # wheels the machine lacks (diffusers, soundfile and its cffi/pycparser, ...)
-if compgen -G "$WHEELS/*.whl" > /dev/null; then
-  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site "$WHEELS"/*.whl
-fi
-rm -rf /tmp/pkg
-mkdir -p /tmp/pkg
-cp -r tclap_gen /tmp/pkg/tclap_gen
-for sub in pipelines training samples; do
-  rm -rf "/tmp/pkg/tclap_gen/$sub"
-  cp -r "$sub" "/tmp/pkg/tclap_gen/$sub"
-done
-export PYTHONPATH=/tmp/pkg:/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+source training/recipes/device_env.sh "$WHEELS"
 
 python3 -P - <<'PY'  # -P: the repo's own tclap_gen (no pipelines/) must not shadow /tmp/pkg
 import diffusers, torch, transformers

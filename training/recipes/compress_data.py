@@ -13,14 +13,17 @@ from pathlib import Path
 import soundfile as sf
 
 
-def convert(job):
+def convert(job, compression_level: float | None = None):
+    """job = (source, target). compression_level (0-1, libsndfile's): None is the default, about 28 kb/s for these
+    16 kHz clips; 0.8 gives about 59 kb/s."""
     source, target = job
     if target.exists():
         return
     data, rate = sf.read(str(source), dtype="float32")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    sf.write(str(tmp), data, rate, format="OGG", subtype="OPUS")
+    level = {} if compression_level is None else {"compression_level": compression_level}
+    sf.write(str(tmp), data, rate, format="OGG", subtype="OPUS", **level)
     tmp.replace(target)
 
 

@@ -22,10 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import soundfile as sf
-
 ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "training/recipes")]
+from compress_data import convert  # noqa: E402
 from tclap_gen.datasets import split_clip_lists  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -64,9 +63,7 @@ def main():
                 continue  # held out: no audio travels
             upload = C1 if name == "kitchen20" and c1_bytes < C1_DATA_BYTES else C2
             target = upload / "data" / name / row["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            wave, rate = sf.read(str(source), dtype="float32")
-            sf.write(str(target), wave, rate, format="OGG", subtype="OPUS", compression_level=0.8)
+            convert((source, target), compression_level=0.8)
             c1_bytes += target.stat().st_size if upload is C1 else 0
         (C2 / "data" / name).mkdir(parents=True, exist_ok=True)
         with open(C2 / "data" / name / "metadata.csv", "w", newline="") as f:

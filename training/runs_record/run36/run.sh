@@ -15,7 +15,7 @@
 # On the device: OUT=... bash training/runs_record/run36/run.sh   -> $OUT/unet-mini.safetensors,
 # $OUT/unet-mini-clap.safetensors (float16 EMA weights; config = training/runs_record/run30/unet/config.json) and
 # $OUT/logs.tgz (each run's log.jsonl, done.json, stdout). A CPU smoke run of the same script:
-#   PY=.venv/bin/python MP=no STEPS=2 BATCH=2 POOL=8 WORKERS=0 BUDGET=60 INSTALL=0 OUT=/tmp/out36 bash .../run.sh
+#   PY=.venv/bin/python MP=no STEPS=2 BATCH=2 POOL=8 WORKERS=0 BUDGET=60 WHEELS=none OUT=/tmp/out36 bash .../run.sh
 set -uo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 PY=${PY:-python3}; MP=${MP:-bf16}; STEPS=${STEPS:-3000}; BATCH=${BATCH:-128}; POOL=${POOL:-12288}
@@ -26,14 +26,7 @@ for f in "$C1/tclap" "$C1/unet" "$C1/gen/vae/done.json" "$C2/tclap" "$C2/unet" "
   [ -e "$f" ] || { echo "run36: $f is missing (did the first upload reach this machine?)"; exit 3; }
 done
 mkdir -p "$OUT" "$D"
-if [ "${INSTALL:-1}" = 1 ]; then  # the machine has torch, transformers and accelerate, not diffusers or soundfile
-  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site "$C1"/wheels/*.whl || exit 4
-  export PYTHONPATH=/tmp/site
-fi
-# tclap_gen as installed (pipelines/, training/, samples/ become tclap_gen.pipelines, ...), without pip install
-rm -rf /tmp/pkg && mkdir -p /tmp/pkg && cp -r tclap_gen /tmp/pkg/tclap_gen
-for sub in pipelines training samples; do rm -rf "/tmp/pkg/tclap_gen/$sub"; cp -r "$sub" "/tmp/pkg/tclap_gen/$sub"; done
-export PYTHONPATH=/tmp/pkg${PYTHONPATH:+:$PYTHONPATH}
+source training/recipes/device_env.sh "${WHEELS:-$C1/wheels}" || exit 4  # diffusers, soundfile; tclap_gen in /tmp/pkg
 cp -r "$C1/data/." "$D/" && cp -r "$C2/data/." "$D/" || exit 5
 nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null
 

@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-
 from tclap_gen.datasets import label_to_phrase, split_clip_lists
 from tclap_gen.fidelity import SoundClassifier, _shares, classify, generate_clips
 from tclap_gen.generate import load_pipeline

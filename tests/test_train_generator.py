@@ -150,6 +150,34 @@ def test_unet_trains_on_a_pool_of_latents_and_embeddings(trained):
     # single clips and mix-ups differ: no two examples are identical
     flat = pool["latents"].flatten(1)
     assert torch.cdist(flat, flat).add(torch.eye(8) * 1e9).min() > 0
+    # beside them, the text embeddings of the examples' captions: another modality, so not the audio embeddings
+    assert pool["text_embeddings"].shape == (8, 32)
+    assert torch.allclose(pool["text_embeddings"].norm(dim=-1), torch.ones(8), atol=1e-4)
+    assert not torch.allclose(pool["text_embeddings"], pool["embeddings"], atol=1e-2)
+
+
+def test_unet_text_condition_fraction_conditions_on_caption_embeddings(trained, tmp_path, clips_csv):
+    """unet.text_condition_fraction=1 trains on the captions' text embeddings: from the same start, seed and batches
+    it ends elsewhere than the audio-conditioned run; 0 draws nothing more, so it repeats the audio-only run exactly."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    cfg, results, _, tclap_dir = trained
+
+    def run(name, fraction):
+        out = tmp_path / name
+        shutil.copytree(cfg.out / "vae", out / "vae")
+        c = tiny_config(tmp_path / name, clips_csv, tclap_dir, f"output_dir={out}", "unet.steps=2",
+                        f"unet.text_condition_fraction={fraction}")
+        result = tg.run_stages(c, "unet")["unet"]
+        return load_file(next(Path(result.model_dir).glob("*.safetensors")))
+
+    audio, again, text = run("a", 0.0), run("b", 0.0), run("c", 1.0)
+    assert all(torch.equal(audio[k], again[k]) for k in audio)
+    assert any(not torch.allclose(audio[k], text[k], atol=1e-6) for k in audio)
+    with pytest.raises(tg.ConfigError, match="text_condition_fraction"):
+        tiny_config(tmp_path, clips_csv, tclap_dir, "unet.text_condition_fraction=1.5")
 
 
 def test_resume_continues_the_step_count(trained, tmp_path, clips_csv):

@@ -162,6 +162,10 @@ class UnetConfig(StageConfig):
     pool_batch: int = 64
     pool_workers: int = 4  # DataLoader workers building pool examples (0: in the main process)
     condition_dropout: float = 0.1  # -> the "" text embedding (classifier-free guidance)
+    # Share of examples conditioned on the T-CLAP TEXT embedding of their caption instead of their audio embedding.
+    # The pipeline conditions on text; trained on audio embeddings alone, the UNet never meets the gap between the
+    # two (README, "Generator fidelity", session 17). 0: AudioLDM's audio-only recipe.
+    text_condition_fraction: float = 0.0
     num_train_timesteps: int = 1000
     beta_start: float = 0.0015  # AudioLDM's schedule
     beta_end: float = 0.0195
@@ -230,6 +234,8 @@ class GeneratorConfig:
             raise ConfigError("unet.down_block_types / up_block_types need one entry per block_out_channels entry")
         if not 0.0 <= self.unet.condition_dropout < 1.0 or not 0.0 <= self.unet.single_fraction <= 1.0:
             raise ConfigError("unet.condition_dropout must be in [0, 1) and unet.single_fraction in [0, 1]")
+        if not 0.0 <= self.unet.text_condition_fraction <= 1.0:
+            raise ConfigError(f"unet.text_condition_fraction must be in [0, 1], got {self.unet.text_condition_fraction}")
         if self.unet.snr_gamma is not None and self.unet.snr_gamma <= 0:
             raise ConfigError(f"unet.snr_gamma must be positive (or null: plain MSE), got {self.unet.snr_gamma}")
         if self.unet.prediction_type not in ("epsilon", "v_prediction"):
@@ -792,19 +798,20 @@ class _PoolExamples(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.n_single + self.n_mix
 
-    def __getitem__(self, index: int) -> np.ndarray:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, str]:
         if index < self.n_single:
             self.single.set_epoch(index // len(self.single))  # items stay deterministic per (seed, epoch, index)
-            wave = self.single[index % len(self.single)].audio
+            example = self.single[index % len(self.single)]
         else:
-            wave = self.mix[index - self.n_single].audio
+            example = self.mix[index - self.n_single]
         out = np.zeros(self.samples, dtype=np.float32)
-        out[: min(wave.size, self.samples)] = wave[: self.samples]
-        return out
+        out[: min(example.audio.size, self.samples)] = example.audio[: self.samples]
+        return out, example.caption
 
 
-def _stack(waves):
-    return torch.from_numpy(np.stack(waves))
+def _stack(items):
+    waves, captions = zip(*items)
+    return torch.from_numpy(np.stack(waves)), list(captions)
 
 
 def _pool_key(cfg: GeneratorConfig, records, vae_dir: Path, tclap_source: str) -> str:
@@ -815,6 +822,8 @@ def _pool_key(cfg: GeneratorConfig, records, vae_dir: Path, tclap_source: str) -
         json.dumps(sorted(str(r.path) for r in records)),
         (vae_dir / "done.json").read_text() if (vae_dir / "done.json").is_file() else "",
     ]
+    if u.text_condition_fraction:  # pools built before text embeddings were stored keep their keys
+        parts.append("text embeddings")
     source = Path(tclap_source)
     for weights in sorted(source.rglob("*.safetensors")) if source.is_dir() else []:
         stat = weights.stat()
@@ -824,18 +833,20 @@ def _pool_key(cfg: GeneratorConfig, records, vae_dir: Path, tclap_source: str) -
 
 
 @torch.no_grad()
-def build_pool(cfg: GeneratorConfig, records, vae, tclap, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(latents (N, C, H, W) = posterior mean * scaling_factor, embeddings (N, D) = normalised T-CLAP audio)."""
+def build_pool(cfg: GeneratorConfig, records, vae, tclap, device) -> dict[str, torch.Tensor]:
+    """latents (N, C, H, W) = posterior mean * scaling_factor; embeddings (N, D) = normalised T-CLAP audio
+    embeddings; text_embeddings (N, D) = normalised T-CLAP text embeddings of the examples' captions."""
     examples = _PoolExamples(records, cfg)
     loader = torch.utils.data.DataLoader(
         examples, batch_size=cfg.unet.pool_batch, num_workers=cfg.unet.pool_workers, collate_fn=_stack
     )
-    latents, embeddings = [], []
-    for waves in loader:
-        batch_latents, batch_embeddings = latents_and_embeddings(waves.numpy(), vae, tclap, cfg.mel, device)
-        latents.append(batch_latents.cpu())
-        embeddings.append(batch_embeddings.cpu())
-    return torch.cat(latents), torch.cat(embeddings)
+    pool = {"latents": [], "embeddings": [], "text_embeddings": []}
+    for waves, captions in loader:
+        latents, embeddings = latents_and_embeddings(waves.numpy(), vae, tclap, cfg.mel, device)
+        pool["latents"].append(latents.cpu())
+        pool["embeddings"].append(embeddings.cpu())
+        pool["text_embeddings"].append(tclap.embed_text(captions).cpu())
+    return {name: torch.cat(parts).contiguous() for name, parts in pool.items()}
 
 
 @torch.no_grad()
@@ -875,15 +886,16 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
         cached = pool_file.is_file() and _read_pool_key(pool_file) == key
         if not cached:
             began = time.perf_counter()
-            latents, embeddings = build_pool(cfg, records, vae, tclap, device)
+            built = build_pool(cfg, records, vae, tclap, device)
             tmp = pool_file.with_name(".pool.safetensors.tmp")
-            save_file({"latents": latents.contiguous(), "embeddings": embeddings.contiguous()}, str(tmp), metadata={"key": key})
+            save_file(built, str(tmp), metadata={"key": key})
             os.replace(tmp, pool_file)
-            _log(accelerator, stage_dir, {"stage": "unet", "event": "pool built", "examples": len(latents),
+            _log(accelerator, stage_dir, {"stage": "unet", "event": "pool built", "examples": len(built["latents"]),
                                           "seconds": round(time.perf_counter() - began, 1)})
     accelerator.wait_for_everyone()
     pool = load_file(str(pool_file))
     latents, embeddings = pool["latents"].to(device), pool["embeddings"].to(device)
+    text_embeddings = pool["text_embeddings"].to(device) if stage.text_condition_fraction else None
     empty = unconditional_embedding(tclap).to(device)
     projection_dim = tclap.projection_dim
     del tclap, vae
@@ -896,7 +908,11 @@ def train_unet(cfg: GeneratorConfig, resume: bool = False, accelerator=None) -> 
     def batch_fn(step, generator):
         index = torch.randint(len(latents), (stage.batch_size,), generator=generator).to(device)
         drop = (torch.rand(stage.batch_size, generator=generator) < stage.condition_dropout).to(device)
-        cond = torch.where(drop[:, None], empty.expand(stage.batch_size, -1), embeddings[index])
+        cond = embeddings[index]
+        if text_embeddings is not None:  # drawn only when used: audio-only recipes keep their random stream
+            text = (torch.rand(stage.batch_size, generator=generator) < stage.text_condition_fraction).to(device)
+            cond = torch.where(text[:, None], text_embeddings[index], cond)
+        cond = torch.where(drop[:, None], empty.expand(stage.batch_size, -1), cond)
         # the noise is drawn on the device (a big tensor), from a generator seeded like the CPU one
         noise = torch.randn(
             (stage.batch_size, *latents.shape[1:]), device=device,

@@ -166,10 +166,8 @@ def test_unet_text_condition_fraction_conditions_on_caption_embeddings(trained, 
     cfg, results, _, tclap_dir = trained
 
     def run(name, fraction):
-        out = tmp_path / name
-        shutil.copytree(cfg.out / "vae", out / "vae")
-        c = tiny_config(tmp_path / name, clips_csv, tclap_dir, f"output_dir={out}", "unet.steps=2",
-                        f"unet.text_condition_fraction={fraction}")
+        c = tiny_config(tmp_path / name, clips_csv, tclap_dir, "unet.steps=2", f"unet.text_condition_fraction={fraction}")
+        shutil.copytree(cfg.out / "vae", c.out / "vae")
         result = tg.run_stages(c, "unet")["unet"]
         return load_file(next(Path(result.model_dir).glob("*.safetensors")))
 

@@ -3,7 +3,7 @@ UNet learned on (the "modality gap") make class phrases more recognisable? t' = 
 mu_text)), mu_audio the mean of the UNet pool's embeddings, mu_text that of 264 train-side captions (64 class
 phrases, 200 "A then B"); the "" unconditional embedding unchanged, as in training. One clip per held-out class
 phrase, clip i seeded 1000 + i (the fidelity rows use 0 + i), judged by the fidelity classifier.
-Usage: gap_shift_dev.py PIPELINE POOL A [A ...]   (POOL: the UNet run's pool.safetensors, e.g. runs/run32/gen-mini/unet)"""
+Usage: gap_shift_dev.py PIPELINE POOL A [A ...]   (POOL: e.g. runs/run32/gen-mini/unet/pool.safetensors)"""
 import json, random, sys
 from pathlib import Path
 import torch, torch.nn.functional as F

@@ -1,5 +1,6 @@
 """The real-scale recipe (tclap_gen.trainers.audioldm) on tiny AudioLDM checkpoints built here: trains, writes a
-pipeline that loads and generates, 1 process = 2 gloo processes, resumes after SIGKILL to the same weights."""
+pipeline that loads and generates, 1 process = 2 gloo processes, resumes after SIGKILL to the same weights, conditions
+on captions' text when asked."""
 
 import json
 import os
@@ -55,6 +56,31 @@ def test_global_draws_are_the_same_for_every_process_and_slice_into_the_sampler(
     assert not torch.equal(one["index"], global_draws(3, 8, 8, 100)["index"])
     halves = [list(StepBatches(3, 100, 8, start=7, steps=8, rank=r, local=4)) for r in (0, 1)]
     assert halves[0][0] + halves[1][0] == one["index"].tolist()
+
+
+def test_text_condition_fraction_one_conditions_on_the_captions_text(models, tmp_path, monkeypatch):
+    """text_condition_fraction=1 (no dropout): the UNet never sees an audio embedding, so replacing the T-CLAP's
+    audio embeddings by noise leaves the trained weights as they were; with 0 the same replacement changes them."""
+    from tclap_gen.model import TClap
+
+    def train(name, fraction):
+        out = tmp_path / name
+        assert main(["--output-dir", str(out), *overrides(models, "steps=2", "condition_dropout=0",
+                                                           f"text_condition_fraction={fraction}")]) == 0
+        return unet_weights(out)
+
+    text, audio = train("text", 1), train("audio", 0)
+    embed_audio = TClap.embed_audio
+
+    def noise(self, waves, sampling_rate, batch_size=32):
+        real = embed_audio(self, waves, sampling_rate, batch_size)
+        return torch.nn.functional.normalize(torch.randn(real.shape, generator=torch.Generator().manual_seed(1)), dim=-1)
+
+    monkeypatch.setattr(TClap, "embed_audio", noise)
+    assert all(torch.equal(text[k], v) for k, v in train("text-noise", 1).items())
+    assert any(not torch.equal(audio[k], v) for k, v in train("audio-noise", 0).items())
+    with pytest.raises(ConfigError, match="text_condition_fraction"):
+        load_config("audioldm-finetune", ["tclap=mini", "text_condition_fraction=1.5"])
 
 
 @pytest.mark.slow

@@ -7,8 +7,9 @@ checkpoint's VAE and vocoder frozen and fine-tunes its UNet, every step:
     waves (the user's audio: an AudioCaps-style CSV, labelled clips with 2-3 event mix-ups, or both)
       -> log-mel (tclap_gen.mel, AudioLDM's: the vocoder's rate, hop and bands) -> VAE posterior mean x scaling
       -> noisy latents at random timesteps (the checkpoint's own noise schedule and prediction type)
-      -> UNet(noisy, t, class_labels = T-CLAP audio embedding, or the T-CLAP text embedding of "" for
-         `condition_dropout` of the examples: classifier-free guidance) -> MSE to the noise (or the velocity),
+      -> UNet(noisy, t, class_labels = T-CLAP audio embedding, or for `text_condition_fraction` of the examples
+         the T-CLAP text embedding of their caption, or the text embedding of "" for `condition_dropout` of them:
+         classifier-free guidance) -> MSE to the noise (or the velocity),
          each example weighted by Min-SNR-gamma with `snr_gamma` (generator.diffusion_loss)
 
 then writes a TClapAudioLDMPipeline folder (the T-CLAP, the frozen VAE and vocoder, the EMA UNet, the checkpoint's
@@ -69,6 +70,9 @@ class FinetuneConfig(StageConfig):
     mixed_precision: str = "no"  # no | fp16 | bf16
     ema_decay: float = 0.9999  # 0: no EMA
     condition_dropout: float = 0.1  # share of examples conditioned on the empty caption (classifier-free guidance)
+    # share of examples conditioned on their caption's T-CLAP text embedding instead of their audio's: generation
+    # conditions on text, and on the mini this made class phrases more recognisable (README, "Generator fidelity")
+    text_condition_fraction: float = 0.0
     snr_gamma: float | None = None  # Min-SNR-gamma loss weighting (diffusers' --snr_gamma; the paper's value is 5)
     local_files_only: bool = False  # Hub ids from the local cache only
     data: FinetuneData = field(default_factory=FinetuneData)
@@ -88,6 +92,7 @@ class FinetuneConfig(StageConfig):
         need(self.mixed_precision in ("no", "fp16", "bf16"), "mixed_precision", "must be no, fp16 or bf16")
         need(0 <= self.ema_decay < 1, "ema_decay", "must be in [0, 1)")
         need(0 <= self.condition_dropout < 1, "condition_dropout", "must be in [0, 1)")
+        need(0 <= self.text_condition_fraction <= 1, "text_condition_fraction", "must be in [0, 1]")
         need(self.snr_gamma is None or self.snr_gamma > 0, "snr_gamma", "must be positive (or null: plain MSE)")
         need(self.steps > 0 and self.batch_size > 0, "steps", "steps and batch_size must be positive")
         need(self.learning_rate > 0, "learning_rate", "must be positive")
@@ -155,7 +160,7 @@ def example_samples(cfg: FinetuneConfig, mel: MelConfig, vae, unet) -> int:
 
 # ------------------------------------------------------------------------------------------------ data
 class FinetuneExamples(torch.utils.data.Dataset):
-    """Fixed-length waves: the captions' audio, then the train clips one by one, then the mix-ups."""
+    """(fixed-length wave, caption): the captions' audio, then the train clips one by one, then the mix-ups."""
 
     def __init__(self, cfg: FinetuneConfig, sampling_rate: int, samples: int):
         from tclap_gen.datasets import CaptionDataset, MixupDataset, SingleClipDataset, read_clip_lists, split_clip_lists
@@ -177,25 +182,32 @@ class FinetuneExamples(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def __getitem__(self, index: int) -> np.ndarray:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, str]:
         part = int(np.searchsorted(self.offsets, index, side="right")) - 1
-        wave = self.parts[part][index - int(self.offsets[part])].audio
+        example = self.parts[part][index - int(self.offsets[part])]
         out = np.zeros(self.samples, dtype=np.float32)
-        out[: min(wave.size, self.samples)] = wave[: self.samples]
-        return out
+        out[: min(example.audio.size, self.samples)] = example.audio[: self.samples]
+        return out, example.caption
+
+
+def _collate(items: list[tuple[np.ndarray, str]]) -> tuple[np.ndarray, list[str]]:
+    return np.stack([wave for wave, _ in items]), [caption for _, caption in items]
 
 
 def global_draws(seed: int, step: int, batch: int, length: int, latent_shape=None, condition_dropout: float = 0.0,
-                 num_train_timesteps: int = 1000) -> dict:
+                 num_train_timesteps: int = 1000, text_condition_fraction: float = 0.0) -> dict:
     """What every process draws identically at `step`: the GLOBAL batch's example indices and, with
-    `latent_shape`, its dropout, timesteps and noise (each process then keeps its slice). Indices come first, so
-    the data loader can draw them alone."""
+    `latent_shape`, its dropout, timesteps, noise and (when `text_condition_fraction` > 0) which examples are
+    conditioned on their caption's text; each process then keeps its slice. Indices come first, so the data loader
+    can draw them alone; the text draw comes last, so that audio-only runs keep their random stream."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
     drawn = {"index": torch.randint(length, (batch,), generator=generator)}
     if latent_shape is not None:
         drawn["drop"] = torch.rand(batch, generator=generator) < condition_dropout
         drawn["timesteps"] = torch.randint(num_train_timesteps, (batch,), generator=generator)
         drawn["noise"] = torch.randn((batch, *latent_shape), generator=generator)
+        if text_condition_fraction > 0:
+            drawn["text"] = torch.rand(batch, generator=generator) < text_condition_fraction
     return drawn
 
 
@@ -256,17 +268,21 @@ def finetune(cfg: FinetuneConfig, resume: bool = False) -> Path:
         if batches is None:  # built at the first step run (after a resume, the checkpoint's)
             sampler = StepBatches(cfg.seed, len(examples), cfg.batch_size, step, cfg.steps, rank, local)
             loader = torch.utils.data.DataLoader(examples, batch_sampler=sampler, num_workers=cfg.data.num_workers,
-                                                 collate_fn=np.stack)
+                                                 collate_fn=_collate)
             batches = iter(loader)
-        waves = next(batches)
+        waves, captions = next(batches)
         if cfg.debug_step_sleep_s:
             time.sleep(cfg.debug_step_sleep_s)
         mine = slice(rank * local, (rank + 1) * local)
         drawn = global_draws(cfg.seed, step, cfg.batch_size, len(examples), latent_shape, cfg.condition_dropout,
-                             noise_scheduler.config.num_train_timesteps)
+                             noise_scheduler.config.num_train_timesteps, cfg.text_condition_fraction)
         drawn = {key: value[mine] for key, value in drawn.items()}
-        latents, audio = latents_and_embeddings(waves, vae, tclap, mel, device)
-        cond = torch.where(drawn["drop"].to(device)[:, None], empty.expand(local, -1), audio.to(device))
+        latents, cond = latents_and_embeddings(waves, vae, tclap, mel, device)
+        cond = cond.to(device)
+        if "text" in drawn:
+            text = tclap.embed_text(captions).float().to(device)
+            cond = torch.where(drawn["text"].to(device)[:, None], text, cond)
+        cond = torch.where(drawn["drop"].to(device)[:, None], empty.expand(local, -1), cond)
         return latents, cond, drawn["noise"].to(device), drawn["timesteps"].to(device)
 
     def loss_fn(model, batch):

@@ -647,6 +647,11 @@ class TemporalScorer:
         mean_square = (energy[starts + window] - energy[starts]) / window
         return 10.0 * np.log10(np.maximum(mean_square, 1e-20))
 
+    def is_loud(self, levels_db: np.ndarray) -> np.ndarray:
+        """Which of these levels (dBFS, windows or frames of one clip) can hold an event: at least `silence_db` and
+        within `dynamic_range_db` of the loudest."""
+        return (levels_db >= self.silence_db) & (levels_db >= levels_db.max() - self.dynamic_range_db)
+
     def _clip_embedding(self, wave: np.ndarray) -> torch.Tensor:
         return self.tclap.embed_audio(wave, self.sampling_rate, batch_size=self.batch_size)
 
@@ -712,8 +717,7 @@ class TemporalScorer:
         `fit_calibration` thresholds (each class scored as a one-event prompt). `text_emb` and `rivals` embed and
         index `class_rivals`' texts."""
         _, window_emb = self.window_embeddings(wave)
-        levels = self.window_levels_db(wave)
-        loud = (levels >= self.silence_db) & (levels >= levels.max() - self.dynamic_range_db)
+        loud = self.is_loud(self.window_levels_db(wave))
         if not loud.any():
             return np.full(len(rivals), -np.inf)
         cos = (window_emb[loud] @ text_emb.T).cpu().numpy()  # (loud windows, texts)
@@ -773,15 +777,13 @@ class TemporalScorer:
         are refined with."""
         times, window_emb = self.window_embeddings(wave)
         curves = self.presence_curves(window_emb, events, relations, text_emb, competitors)
-        levels = self.window_levels_db(wave)
-        silent = (levels < self.silence_db) | (levels < levels.max() - self.dynamic_range_db)
+        silent = ~self.is_loud(self.window_levels_db(wave))
         curves[:, silent] = 0.0
         duration = len(wave) / self.sampling_rate
         starts = self.window_starts(len(wave)) / self.sampling_rate
         loud = None
         if self.refine:
-            frames = frame_levels_db(wave, self.sampling_rate)
-            loud = (frames >= self.silence_db) & (frames >= frames.max() - self.dynamic_range_db)
+            loud = self.is_loud(frame_levels_db(wave, self.sampling_rate))
         cosines = (window_emb @ torch.stack([text_emb[e] for e in events]).T).T.cpu().numpy().astype(np.float64)
         return _Timeline(curves, times, silent, duration, (starts, np.minimum(starts + self.window_s, duration)), loud,
                          cosines)

@@ -27,9 +27,9 @@ def per_mix(name, fn, T):
     cos = emb @ T.T
     out = np.full(y.shape, -np.inf)
     for k in range(len(y)):
-        rows = (mix == k) & loud
-        if rows.any():
-            out[k] = fn(cos[mix == k], loud[mix == k])
+        rows = mix == k
+        if loud[rows].any():
+            out[k] = fn(cos[rows], loud[rows])
     return out, y
 
 def margins(cos):

@@ -21,9 +21,8 @@ def run(examples):
     for k, (wave, sr, present) in enumerate(examples):
         wave = scorer.prepare(wave, sr)
         _, e = scorer.window_embeddings(wave)
-        levels = scorer.window_levels_db(wave)
         emb.append(e.cpu().numpy()); mix += [k] * len(e)
-        loud.append((levels >= scorer.silence_db) & (levels >= levels.max() - scorer.dynamic_range_db))
+        loud.append(scorer.is_loud(scorer.window_levels_db(wave)))
         y.append([c in present for c in classes])
     return dict(emb=np.concatenate(emb), loud=np.concatenate(loud), mix=np.array(mix), y=np.array(y))
 sets = {}

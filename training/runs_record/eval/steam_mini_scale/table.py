@@ -18,6 +18,8 @@ for label, name in rows:
           f"| {d['segment_f1']:.2f} | {d['events_detected']:.2f} | {d['clap_score']:.2f} | {d['fd']:.3f} | {d['kl']:.2f} |")
 print()
 for label, name in rows[2:]:
+    if not (folder / f"{name}.batch.txt").is_file():  # the record keeps the JSON files only
+        continue
     text = (folder / f"{name}.batch.txt").read_text()
     b = json.loads(text[text.rindex("\n{") + 1 :])  # the summary tclap-gen batch prints last
     print(f"{label}: order accuracy {b['order_accuracy']:.2f}, mean faithfulness {b['mean_faithfulness']:.3f}, "

@@ -1,6 +1,7 @@
 """Exploration (issue 15, scorer presence): audio prototypes as presence evidence. The text side of the T-CLAP
 recognises a 1 s window poorly; its AUDIO side may do better against audio. Each class's evidence in a window:
-  text   cos(window, text of the class) (today's rule, as presence_schemes.py's first row)
+  text   cos(window, text of the class) (today's rule, as presence_schemes.py's first row but with the other
+         classes only as competitors, no "silence" / "background noise": the same for every scheme here)
   proto  cos(window, P_c), P_c the normalised mean of the train-side recordings' loud windows of class c
   blend  cos(window, text) + a * cos(window, P_c)
   knn    mean of the k highest cos(window, train window of class c)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Session 20, one thread, after run 42's training: the development draw of plain "A then B" prompts (two_event_dev.py
-# at guidance 2.5, as run 40 was measured), then the judge of runs 38-41 (session18/judge.sh), then the development
+# at guidance 2.5, as run 40 was measured), then session18/judge.sh as runs 38-41 were judged, then the development
 # draw of class phrases.
 cd "$(dirname "$0")/../../../.."; export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 while [ ! -f runs/run42/gen-mini/unet/done.json ]; do sleep 30; done

@@ -320,20 +320,33 @@ def class_prompt_loss(audio_emb: torch.Tensor, prompt_emb: torch.Tensor, targets
                       logit_scale: ScaleArg) -> torch.Tensor:
     """Zero-shot classification as a training term (not in the paper; off by default).
 
-    Each clip with a class (``targets[i] >= 0``, an index into the rows of ``prompt_emb``: one phrase per training
-    class) must pick its own class's phrase among all of them: cross-entropy over ``prompt_emb`` with the
-    audio->text scale. Rows with target -1 (mix-ups) do not count; 0 (with a gradient path) when no row has a class.
+    Each clip with a class must pick its own class's phrase among the phrases of every training class (the rows of
+    ``prompt_emb``): cross-entropy over ``prompt_emb`` with the audio->text scale. ``targets`` is either one class
+    index per clip (``-1``: no class, e.g. a mix-up; such rows do not count) or one distribution over the classes per
+    clip (rows summing to 1: a window shared by two events holds each in proportion to its time there).
+    0 (with a gradient path) when no row has a class.
     The contrastive loss of a batch of 16 sees a few classes at a time; this term sees every class at every step.
     """
     _check_emb("audio_emb", audio_emb)
     _check_emb("prompt_emb", prompt_emb)
-    if targets.shape != (audio_emb.shape[0],):
-        raise ValueError(f"`targets` must have shape ({audio_emb.shape[0]},), got {tuple(targets.shape)}")
-    rows = targets >= 0
-    if not bool(rows.any()):
-        return audio_emb.sum() * 0.0
-    if int(targets.max()) >= prompt_emb.shape[0]:
-        raise ValueError(f"`targets` must index the {prompt_emb.shape[0]} prompts, got {int(targets.max())}")
+    rows_count, classes = audio_emb.shape[0], prompt_emb.shape[0]
+    if targets.is_floating_point():
+        if targets.shape != (rows_count, classes):
+            raise ValueError(f"`targets` as class distributions must have shape ({rows_count}, {classes}), "
+                             f"got {tuple(targets.shape)}")
+        if rows_count and not torch.allclose(targets.sum(-1), torch.ones_like(targets[:, 0]), atol=1e-4):
+            raise ValueError("`targets` as class distributions must have rows that sum to 1")
+        if rows_count == 0:
+            return audio_emb.sum() * 0.0
+        rows = torch.ones(rows_count, dtype=torch.bool, device=targets.device)
+    else:
+        if targets.shape != (rows_count,):
+            raise ValueError(f"`targets` must have shape ({rows_count},), got {tuple(targets.shape)}")
+        rows = targets >= 0
+        if not bool(rows.any()):
+            return audio_emb.sum() * 0.0
+        if int(targets.max()) >= classes:
+            raise ValueError(f"`targets` must index the {classes} prompts, got {int(targets.max())}")
     scale_a2t, _ = _scale_pair(logit_scale, audio_emb)
     logits = scale_a2t * audio_emb[rows] @ prompt_emb.T
     return F.cross_entropy(logits, targets[rows])
@@ -380,8 +393,8 @@ def paraphrase_loss(
 @dataclass
 class LossOutput:
     """Scalars of one step. ``total = contrastive + temporal_weight * temporal + anchor_weight * anchor +
-    paraphrase_weight * paraphrase + class_prompt_weight * class_prompt``; the last three are 0 where they are not
-    computed."""
+    paraphrase_weight * paraphrase + class_prompt_weight * class_prompt + window_class_weight * window_class``; the
+    last four are 0 where they are not computed."""
 
     total: torch.Tensor
     contrastive: torch.Tensor
@@ -389,6 +402,7 @@ class LossOutput:
     anchor: torch.Tensor | None = None
     paraphrase: torch.Tensor | None = None
     class_prompt: torch.Tensor | None = None
+    window_class: torch.Tensor | None = None
 
 
 def _global_share(count: int, accelerator: Any, device) -> float:
@@ -409,7 +423,9 @@ class TClapLoss:
     ``same_events_positive``: in ``batch_loss``, rows whose clips hold the same classes in the same order
     (batch["event_groups"]) are positives of each other in the contrastive loss (``contrastive_loss``'s groups).
     ``class_prompt_weight`` * ``class_prompt_loss`` (0 by default): in ``batch_loss``, each single clip must also
-    pick its class's phrase among every training class's (batch["class_target"]).
+    pick its class's phrase among every training class's (batch["class_target"]). ``window_class_weight`` *
+    ``class_prompt_loss`` on short windows cut from the clips and mix-ups (0 by default): each window must pick the
+    phrases of the events sounding in it (batch["window_target"]), the decision the scorer's timeline makes.
 
     ``__call__`` takes the embeddings as separate tensors; ``batch_loss`` takes one training batch's embeddings as
     the trainer computes them (tclap_gen.trainers.tclap), so the loss the tests and the benchmark run is the one
@@ -419,24 +435,28 @@ class TClapLoss:
     ORDER_NEGATIVES = ("both", "captions", "audio")
 
     def __init__(self, temporal_weight: float = 0.5, anchor_weight: float = 0.0, paraphrase_weight: float = 0.0,
-                 order_negatives: str = "both", same_events_positive: bool = False, class_prompt_weight: float = 0.0):
+                 order_negatives: str = "both", same_events_positive: bool = False, class_prompt_weight: float = 0.0,
+                 window_class_weight: float = 0.0):
         if order_negatives not in self.ORDER_NEGATIVES:
             raise ValueError(f"`order_negatives` must be one of {self.ORDER_NEGATIVES}, got {order_negatives!r}")
         self.order_negatives = order_negatives
         self.same_events_positive = bool(same_events_positive)
         for name, value in (("temporal_weight", temporal_weight), ("anchor_weight", anchor_weight),
-                            ("paraphrase_weight", paraphrase_weight), ("class_prompt_weight", class_prompt_weight)):
+                            ("paraphrase_weight", paraphrase_weight), ("class_prompt_weight", class_prompt_weight),
+                            ("window_class_weight", window_class_weight)):
             if not math.isfinite(float(value)) or float(value) < 0:
                 raise ValueError(f"`{name}` must be a finite number >= 0, got {value}")
         self.temporal_weight = float(temporal_weight)
         self.anchor_weight = float(anchor_weight)
         self.paraphrase_weight = float(paraphrase_weight)
         self.class_prompt_weight = float(class_prompt_weight)
+        self.window_class_weight = float(window_class_weight)
 
     def __repr__(self) -> str:
         return (f"TClapLoss(temporal_weight={self.temporal_weight}, anchor_weight={self.anchor_weight}, "
                 f"paraphrase_weight={self.paraphrase_weight}, order_negatives={self.order_negatives!r}, "
-                f"same_events_positive={self.same_events_positive}, class_prompt_weight={self.class_prompt_weight})")
+                f"same_events_positive={self.same_events_positive}, class_prompt_weight={self.class_prompt_weight}, "
+                f"window_class_weight={self.window_class_weight})")
 
     def _chosen_negatives(self, neg_text_emb, neg_owner, audio_neg_emb, audio_neg_owner):
         """The order negatives `order_negatives` keeps for the temporal loss; the other side becomes None."""
@@ -473,16 +493,19 @@ class TClapLoss:
                    accelerator: Any = None, original_text: torch.Tensor | None = None) -> LossOutput:
         """The objective of one training batch (tclap_gen.datasets.collate_examples' layout).
 
-        audio_all: the clips, then their audio order negatives. text_all: the captions, their text negatives
+        audio_all: the clips, their audio order negatives (batch["audio_negative_owner"]), then the windows of
+        batch["window_target"] (when there is one). text_all: the captions, their text negatives
         (batch["negative_owner"]), the paraphrases (batch["paraphrase_owner"]), then the class phrases that
-        batch["class_target"] indexes (only when class_prompt_weight > 0). original_text: the initial
+        batch["class_target"] and batch["window_target"] index (when class_prompt_weight or window_class_weight > 0).
+        original_text: the initial
         encoder's normalised embeddings of the captions in batch["anchor_mask"] (for the anchor term). The temporal,
-        anchor, paraphrase and class-phrase terms are scaled so that their mean over processes is the global batch's
+        anchor, paraphrase, class-phrase and window terms are scaled so that their mean over processes is the global batch's
         mean.
         """
         n = int(batch["anchor_mask"].shape[0])
         audio, text = audio_all[:n], text_all[:n]
         end = n + int(batch["negative_owner"].numel())
+        audio_end = n + int(batch["audio_negative_owner"].numel())
         groups = None
         if self.same_events_positive:
             if "event_groups" not in batch:
@@ -490,11 +513,11 @@ class TClapLoss:
             groups = batch["event_groups"]
         contrastive = contrastive_loss(audio, text, logit_scale, accelerator=accelerator, groups=groups)
         zero = contrastive * 0.0
-        temporal = anchor = paraphrase = class_prompt = zero
+        temporal = anchor = paraphrase = class_prompt = window_class = zero
         total = contrastive
         if self.temporal_weight > 0:
             neg_text, neg_owner, audio_neg, audio_neg_owner = self._chosen_negatives(
-                text_all[n:end], batch["negative_owner"], audio_all[n:], batch["audio_negative_owner"])
+                text_all[n:end], batch["negative_owner"], audio_all[n:audio_end], batch["audio_negative_owner"])
             temporal = temporal_loss(audio, text, neg_text, neg_owner, logit_scale,
                                      audio_neg_emb=audio_neg, audio_neg_owner=audio_neg_owner)
             terms = sum(int(torch.unique(owner).numel()) for owner in (neg_owner, audio_neg_owner) if owner is not None)
@@ -513,14 +536,23 @@ class TClapLoss:
                                          batch["negative_owner"], logit_scale)
             paraphrase = paraphrase * _global_share(int(owner.numel()), accelerator, audio.device)
             total = total + self.paraphrase_weight * paraphrase
+        if self.class_prompt_weight > 0 or self.window_class_weight > 0:  # the class phrases close text_all
+            prompts = text_all[end + int(batch["paraphrase_owner"].numel()):]
         if self.class_prompt_weight > 0:
             if "class_target" not in batch:
                 raise ValueError("class_prompt_weight needs batch['class_target'] and the class phrases after the "
                                  "paraphrases in text_all")
             targets = batch["class_target"]
-            prompts = text_all[end + int(batch["paraphrase_owner"].numel()):]
             class_prompt = class_prompt_loss(audio, prompts, targets, logit_scale)
             class_prompt = class_prompt * _global_share(int((targets >= 0).sum()), accelerator, audio.device)
             total = total + self.class_prompt_weight * class_prompt
+        if self.window_class_weight > 0:
+            if "window_target" not in batch:
+                raise ValueError("window_class_weight needs batch['window_target'], the windows after the audio "
+                                 "negatives in audio_all and the class phrases after the paraphrases in text_all")
+            targets = batch["window_target"]
+            window_class = class_prompt_loss(audio_all[audio_end:], prompts, targets, logit_scale)
+            window_class = window_class * _global_share(int(targets.shape[0]), accelerator, audio.device)
+            total = total + self.window_class_weight * window_class
         return LossOutput(total=total, contrastive=contrastive, temporal=temporal, anchor=anchor, paraphrase=paraphrase,
-                          class_prompt=class_prompt)
+                          class_prompt=class_prompt, window_class=window_class)

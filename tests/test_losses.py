@@ -352,6 +352,49 @@ def test_class_prompt_loss_is_cross_entropy_over_every_class_phrase_for_single_c
         class_prompt_loss(audio, prompts, torch.tensor([0, 1]), scale)
 
 
+def test_class_prompt_loss_takes_class_distributions_as_soft_targets():
+    audio, prompts = _unit(3, 8, 52), _unit(4, 8, 53)
+    scale = torch.tensor(1.5)
+    targets = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.25, 0.0, 0.75, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    rows = [(scale.exp() * audio[i] @ prompts.T).tolist() for i in range(3)]
+    by_hand = (_ce(rows[0], 1) + 0.25 * _ce(rows[1], 0) + 0.75 * _ce(rows[1], 2) + _ce(rows[2], 3)) / 3
+    assert class_prompt_loss(audio, prompts, targets, scale).item() == pytest.approx(by_hand, rel=1e-5)
+    # one-hot distributions are the class indices
+    one_hot = torch.eye(4)[[1, 3]]
+    assert class_prompt_loss(audio[[0, 2]], prompts, one_hot, scale).item() == pytest.approx(
+        class_prompt_loss(audio[[0, 2]], prompts, torch.tensor([1, 3]), scale).item(), rel=1e-6)
+    empty = class_prompt_loss(audio[:0].requires_grad_(True), prompts, targets[:0], scale)
+    assert empty.item() == 0.0 and empty.requires_grad
+    with pytest.raises(ValueError, match="sum to 1"):
+        class_prompt_loss(audio, prompts, targets * 2, scale)
+    with pytest.raises(ValueError, match=r"shape \(3, 4\)"):
+        class_prompt_loss(audio, prompts, targets[:, :3], scale)
+
+
+def test_batch_loss_reads_the_windows_after_the_audio_negatives():
+    # 2 clips, clip 0 owns one audio and one text negative; then 3 windows; 4 class phrases after the negative
+    audio_all, text_all = _unit(2 + 1 + 3, 8, 62), _unit(2 + 1 + 4, 8, 63)
+    targets = torch.tensor([[1.0, 0, 0, 0], [0, 0.5, 0.5, 0], [0, 0, 0, 1.0]])
+    batch = {"anchor_mask": torch.zeros(2, dtype=torch.bool), "negative_owner": torch.tensor([0]),
+             "audio_negative_owner": torch.tensor([0]), "paraphrase_owner": torch.tensor([], dtype=torch.long),
+             "window_target": targets}
+    scale = torch.tensor(2.0)
+    out = TClapLoss(0.5, window_class_weight=0.3).batch_loss(audio_all, text_all, batch, scale)
+    expected = class_prompt_loss(audio_all[3:], text_all[3:], targets, scale)
+    assert out.window_class.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert out.total.item() == pytest.approx(out.contrastive.item() + 0.5 * out.temporal.item()
+                                             + 0.3 * expected.item(), rel=1e-6)
+    # the windows do not change the other terms: the temporal loss reads only the audio negative
+    off = TClapLoss(0.5).batch_loss(audio_all[:3], text_all[:3], batch, scale)
+    assert off.temporal.item() == pytest.approx(out.temporal.item(), rel=1e-6)
+    assert off.contrastive.item() == pytest.approx(out.contrastive.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="window_target"):
+        TClapLoss(window_class_weight=1.0).batch_loss(audio_all, text_all, {k: v for k, v in batch.items()
+                                                                            if k != "window_target"}, scale)
+    with pytest.raises(ValueError, match="window_class_weight"):
+        TClapLoss(window_class_weight=float("nan"))
+
+
 def test_batch_loss_reads_the_class_phrases_after_the_paraphrases():
     # 3 clips; caption 0 owns one order negative and one paraphrase; then 4 class phrases
     audio_all, text_all = _unit(3, 8, 60), _unit(3 + 1 + 1 + 4, 8, 61)

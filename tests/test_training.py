@@ -155,17 +155,19 @@ def test_same_events_positive_trains_and_changes_the_contrastive_loss_only_where
     assert grouped.loss_history[0][3] == pytest.approx(plain.loss_history[0][3], rel=1e-5)  # temporal unchanged
 
 
-def test_paraphrase_and_class_prompt_terms_are_added_with_their_weights(tmp_path):
+def test_paraphrase_class_prompt_and_window_terms_are_added_with_their_weights(tmp_path):
     summary = run(tmp_path / "para", "loss.paraphrase_weight=2.0", "loss.class_prompt_weight=0.5",
-                  "data.mixture.0.weight=0.5", "data.mixture.1.weight=0.5")
+                  "loss.window_class_weight=0.3", "data.mixture.0.weight=0.5", "data.mixture.1.weight=0.5")
     assert summary.status == "finished"
-    for _, total, contrastive, temporal, anchor, paraphrase, class_prompt in summary.loss_history:
-        assert paraphrase > 0.0
-        assert total == pytest.approx(contrastive + 0.5 * temporal + 2.0 * paraphrase + 0.5 * class_prompt,
-                                      rel=1e-4, abs=1e-5)
+    for _, total, contrastive, temporal, anchor, paraphrase, class_prompt, window_class in summary.loss_history:
+        assert paraphrase > 0.0 and window_class > 0.0  # every example gives a window
+        assert total == pytest.approx(contrastive + 0.5 * temporal + 2.0 * paraphrase + 0.5 * class_prompt
+                                      + 0.3 * window_class, rel=1e-4, abs=1e-5)
     assert any(row[6] > 0.0 for row in summary.loss_history)  # single clips drew the class term
     with pytest.raises(ConfigError, match="loss.class_prompt_weight"):
         config_for(tmp_path / "bad", "loss.class_prompt_weight=-1")
+    with pytest.raises(ConfigError, match="data.window_seconds"):
+        config_for(tmp_path / "bad", "loss.window_class_weight=1", "data.window_seconds=0")
 
 
 def test_time_budget_stops_saves_and_resumes_and_the_preload_cache_changes_nothing(tmp_path):
@@ -461,6 +463,58 @@ def test_feature_collator_batches_features_tokens_and_negatives(tiny_tclap):
     tail = classed.tokenizer(["a bell", "a splash"], padding="max_length", max_length=out["input_ids"].shape[1],
                              return_tensors="pt")["input_ids"]
     assert torch.equal(out["input_ids"][-2:], tail)
+
+
+def test_feature_collator_cuts_a_loud_window_per_example_with_each_class_share_of_it(tiny_tclap):
+    import numpy as np
+
+    from tclap_gen.datasets import Event, TemporalExample
+    from tclap_gen.trainers.tclap import FeatureCollator
+
+    rate = 8000
+    make = lambda **kw: FeatureCollator(tiny_tclap.processor.feature_extractor, tiny_tclap.processor.tokenizer,
+                                        data_rate=rate, class_phrases={"bell": "a bell", "splash": "a splash"}, **kw)
+    collator = make(window_seconds=1.0)
+    noise = np.random.default_rng(1).standard_normal(4 * rate).astype(np.float32) * 0.1
+    # a bell over 0-1.5 s, silence, a splash over 2.5-4 s (4 s in all)
+    wave = noise.copy()
+    wave[int(1.5 * rate):int(2.5 * rate)] = 0.0
+    timeline = [Event("bell", "a bell", 0.0, 1.5), Event("splash", "a splash", 2.5, 4.0)]
+    mix = TemporalExample(audio=wave, sampling_rate=rate, caption="a bell then a splash", labels=["bell", "splash"],
+                          timeline=timeline)
+    silent = TemporalExample(audio=np.zeros(4 * rate, np.float32), sampling_rate=rate, caption="a bell",
+                             labels=["bell"], timeline=[Event("bell", "a bell", 0.0, 4.0)])
+    unknown = TemporalExample(audio=noise, sampling_rate=rate, caption="a dog", labels=["dog"],
+                              timeline=[Event("dog", "a dog", 0.0, 4.0)])
+    batch = collator([(mix, []), (silent, []), (unknown, [])])
+    # only the mix gives a window (silence and an unknown class give none): its features follow the clips'
+    assert batch["input_features"].shape[0] == 3 + 1 and batch["window_target"].shape == (1, 2)
+    target = batch["window_target"][0]
+    assert target.sum().item() == pytest.approx(1.0, abs=1e-6)
+    for _ in range(3):  # the same wave always gives the same window
+        assert torch.equal(collator([(mix, [])])["window_target"], batch["window_target"])
+    # the window is the one _class_window draws, through the clips' feature path (repeat-padded to the model input)
+    start, drawn_target = collator._class_window(wave, timeline)
+    np.testing.assert_allclose(drawn_target, target.numpy(), atol=1e-6)
+    window = wave[start:start + rate]
+    assert np.mean(window ** 2) > 1e-4  # loud
+    from tclap_gen.audio import resample
+
+    expected = tiny_tclap.audio_inputs([resample(window, rate, 16000)], 16000)["input_features"]
+    torch.testing.assert_close(batch["input_features"][3:], expected)
+    # every draw is covered at least half by events, and each class's share is its time in the window
+    starts = set()
+    for seed in range(20):
+        start, share = collator._class_window(wave * (1 + 1e-3 * seed), timeline)  # another wave, another draw
+        bell, splash = max(0.0, 1.5 - start / rate), max(0.0, (start + rate) / rate - 2.5)
+        assert bell + splash >= 0.5 - 1e-6
+        np.testing.assert_allclose(share, np.array([bell, splash]) / (bell + splash), atol=1e-5)
+        starts.add(start)
+    assert len(starts) > 3  # the draws spread over the qualifying windows
+    with pytest.raises(ValueError, match="class_phrases"):
+        FeatureCollator(tiny_tclap.processor.feature_extractor, tiny_tclap.processor.tokenizer, data_rate=rate,
+                        window_seconds=1.0)
+    assert "window_target" not in make()([(mix, [])])  # off without window_seconds
 
 
 def test_spec_augment_masks_bands_and_frames_with_the_row_mean_and_repeats_by_seed():

@@ -120,6 +120,7 @@ class DataConfig:
     freq_mask_width: int = 0
     time_masks: int = 0
     time_mask_width: int = 0
+    window_seconds: float = 1.0  # the windows of loss.window_class_weight (the scorer's window)
 
 
 @dataclass
@@ -156,6 +157,10 @@ class LossConfig:
     # Not in the paper: each single clip must also pick its class's phrase among the phrases of every training class
     # (zero-shot classification as a loss term, losses.class_prompt_loss). 0: off.
     class_prompt_weight: float = 0.0
+    # Not in the paper: one window of data.window_seconds per example (a loud stretch that events cover for at least
+    # half of it) must pick the phrases of the events sounding in it, each weighted by its time there: the decision
+    # the scorer's timeline makes on 1 s windows (class_prompt_loss on windows). 0: off.
+    window_class_weight: float = 0.0
 
 
 @dataclass
@@ -258,6 +263,10 @@ class TrainConfig:
         need(self.loss.anchor_weight >= 0, "loss.anchor_weight", "must be >= 0")
         need(self.loss.paraphrase_weight >= 0, "loss.paraphrase_weight", "must be >= 0")
         need(self.loss.class_prompt_weight >= 0, "loss.class_prompt_weight", "must be >= 0")
+        need(self.loss.window_class_weight >= 0, "loss.window_class_weight", "must be >= 0")
+        need(self.loss.window_class_weight == 0 or 0 < self.data.window_seconds <= self.data.seconds,
+             "data.window_seconds",
+             f"must be in (0, data.seconds = {self.data.seconds}]")
         need(self.loss.order_negatives in TClapLoss.ORDER_NEGATIVES, "loss.order_negatives",
              f"must be one of {', '.join(TClapLoss.ORDER_NEGATIVES)}")
         need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: no checkpoints)")

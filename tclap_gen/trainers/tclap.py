@@ -374,13 +374,18 @@ class FeatureCollator:
 
     def __init__(self, feature_extractor, tokenizer, data_rate: int, enable_fusion: bool = False,
                  max_audio_negatives: int | None = None, paraphrases: bool = False, spec_augment: dict | None = None,
-                 class_phrases: dict[str, str] | None = None):
+                 class_phrases: dict[str, str] | None = None, window_seconds: float | None = None):
         self.feature_extractor = feature_extractor
-        # label -> phrase of every training class (loss.class_prompt_weight): the phrases follow the paraphrases in
-        # the text inputs, and batch["class_target"] gives each single clip's phrase (-1 for the rest)
+        # label -> phrase of every training class (loss.class_prompt_weight, loss.window_class_weight): the phrases
+        # follow the paraphrases in the text inputs, and batch["class_target"] gives each single clip's phrase (-1
+        # for the rest)
         self.class_prompts = sorted(set(class_phrases.values())) if class_phrases else []
         self.class_index = {label: self.class_prompts.index(p) for label, p in (class_phrases or {}).items()}
         self.spec_augment = spec_augment  # keyword arguments of spec_augment(); None: off
+        # one window of this length per example, after the audio negatives (loss.window_class_weight); None: off
+        self.window_seconds = window_seconds
+        if window_seconds is not None and not self.class_prompts:
+            raise ValueError("window_seconds needs class_phrases (the windows' targets are class phrases)")
         self.paraphrases = paraphrases  # tokenize the mix-ups' paraphrases (only loss.paraphrase_weight uses them)
         self.max_audio_negatives = max_audio_negatives
         self.tokenizer = tokenizer
@@ -404,6 +409,36 @@ class FeatureCollator:
         keep = sorted(random.Random(example.caption).sample(range(len(example.audio_negatives)), k))
         return replace(example, audio_negatives=[example.audio_negatives[i] for i in keep])
 
+    def _class_window(self, wave: np.ndarray, timeline) -> tuple[int, np.ndarray] | None:
+        """The first sample of a loud window of `wave` that events cover for at least half its length, and its
+        target: each class's share of the covered time. Drawn from the wave's own samples (a resumed run cuts the same windows); None
+        when no window qualifies (a silent stretch, a class without a phrase)."""
+        size = max(1, round(self.window_seconds * self.data_rate))
+        last = max(0, len(wave) - size)
+        starts = np.unique(np.linspace(0, last, num=max(1, round(10 * last / self.data_rate) + 1)).round().astype(int))
+        power = [float(np.mean(np.square(wave[s:s + size], dtype=np.float64))) + 1e-20 for s in starts]
+        level = 10 * np.log10(power)
+        # loud as the scorer means it (TemporalScorer.is_loud): above -60 dBFS and within 50 dB of the loudest
+        loud = (level >= -60.0) & (level >= level.max() - 50.0)
+        candidates = []
+        for start, ok in zip(starts, loud):
+            if not ok:
+                continue
+            lo, hi = start / self.data_rate, (start + size) / self.data_rate
+            target = np.zeros(len(self.class_prompts), dtype=np.float32)
+            for event in timeline:
+                covered = min(hi, event.offset) - max(lo, event.onset)
+                if covered > 0:
+                    if event.label not in self.class_index:
+                        break
+                    target[self.class_index[event.label]] += covered
+            else:
+                if target.sum() >= 0.5 * (hi - lo):
+                    candidates.append((start, target / target.sum()))
+        if not candidates:
+            return None
+        return candidates[random.Random(zlib.crc32(np.ascontiguousarray(wave).tobytes())).randrange(len(candidates))]
+
     def __call__(self, items) -> dict:
         from tclap_gen.captions import CaptionError, has_explicit_order
         from tclap_gen.datasets import collate_examples
@@ -412,14 +447,21 @@ class FeatureCollator:
         examples = [self._limit(example) for example, _ in items]
         bad = [entry for _, entries in items for entry in entries]
         batch = collate_examples(examples)
-        waves = [self._wave(w) for w in batch["audio"] + batch["audio_negatives"]]
+        windows = []
+        if self.window_seconds is not None:
+            size = max(1, round(self.window_seconds * self.data_rate))
+            for wave, timeline in zip(batch["audio"], batch["timelines"]):
+                drawn = self._class_window(wave, timeline)
+                if drawn is not None:
+                    windows.append((wave[drawn[0]:drawn[0] + size], drawn[1]))
+        waves = [self._wave(w) for w in batch["audio"] + batch["audio_negatives"] + [w for w, _ in windows]]
         features = clap_audio_features(self.feature_extractor, waves, self.truncation)
         if self.spec_augment:
             # each clip's masks drawn from its own samples (deterministic, so a resumed run sees the same batches);
             # its re-ordered mixtures get the same masks
             owners = list(range(len(batch["audio"]))) + batch["audio_negative_owner"].tolist()
             seeds = [zlib.crc32(np.ascontiguousarray(wave).tobytes()) for wave in batch["audio"]]
-            features = spec_augment(features, [seeds[i] for i in owners], **self.spec_augment)
+            features = spec_augment(features, [seeds[i] for i in owners], **self.spec_augment)  # windows: none
         if not self.paraphrases:  # no text forward for what no loss reads
             batch["paraphrases"], batch["paraphrase_owner"] = [], batch["paraphrase_owner"][:0]
         # the loss slices them in this order
@@ -433,7 +475,11 @@ class FeatureCollator:
             except CaptionError:
                 return False
 
-        return {
+        extra = {}
+        if self.window_seconds is not None:
+            extra["window_target"] = torch.from_numpy(np.stack([t for _, t in windows]) if windows
+                                                      else np.zeros((0, len(self.class_prompts)), np.float32))
+        return extra | {
             "input_features": features,
             "input_ids": tokens["input_ids"],
             "attention_mask": tokens["attention_mask"],
@@ -742,7 +788,7 @@ class TrainSummary:
     bad_files: dict = field(default_factory=dict)  # path -> reason
     skipped_captions: int = 0
     metrics: dict = field(default_factory=dict)
-    loss_history: list = field(default_factory=list)  # [step, total, contrastive, temporal, anchor, paraphrase, class_prompt]
+    loss_history: list = field(default_factory=list)  # [step, total, contrastive, temporal, anchor, paraphrase, class_prompt, window_class]
     message: str = ""
 
 
@@ -860,7 +906,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                                paraphrases=config.loss.paraphrase_weight > 0,
                                spec_augment=spec_augment_settings(config.data),
                                class_phrases=class_phrases(bundle.train_records, config.data.phrases)
-                               if config.loss.class_prompt_weight > 0 else None)
+                               if config.loss.class_prompt_weight > 0 or config.loss.window_class_weight > 0 else None,
+                               window_seconds=config.data.window_seconds if config.loss.window_class_weight > 0 else None)
     workers = config.data.num_workers
     if workers < 0:  # one per core left over by the training processes on this machine, at most 8
         workers = max(1, min(8, (os.cpu_count() or 2) // max(1, accelerator.num_processes) - 1))
@@ -885,7 +932,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
     module, optimizer, train_loader = accelerator.prepare(module, optimizer, loader)
     accelerator.register_for_checkpointing(scheduler)
     loss_fn = TClapLoss(config.loss.temporal_weight, config.loss.anchor_weight, config.loss.paraphrase_weight,
-                        config.loss.order_negatives, config.loss.same_events_positive, config.loss.class_prompt_weight)
+                        config.loss.order_negatives, config.loss.same_events_positive, config.loss.class_prompt_weight,
+                        config.loss.window_class_weight)
 
     # ----- evaluation context (fixed batches drawn once, from an epoch no training pass uses) -----
     ctx = {"loss_fn": loss_fn,
@@ -940,7 +988,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                     desc=f"train {config.recipe}", dynamic_ncols=True)
     train_s = wait_s = 0.0
     session_samples = 0
-    window = {"loss": 0.0, "contrastive": 0.0, "temporal": 0.0, "anchor": 0.0, "paraphrase": 0.0, "class_prompt": 0.0}
+    window = {"loss": 0.0, "contrastive": 0.0, "temporal": 0.0, "anchor": 0.0, "paraphrase": 0.0, "class_prompt": 0.0,
+              "window_class": 0.0}
     device = accelerator.device
     last_ckpt = list_checkpoints(ckpt_dir)[-1][1] if list_checkpoints(ckpt_dir) else None
     diverged = None
@@ -988,7 +1037,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             values = torch.stack([total.detach(), out.contrastive.detach(), out.temporal.detach(), out.anchor.detach(),
-                                  out.paraphrase.detach(), out.class_prompt.detach()])
+                                  out.paraphrase.detach(), out.class_prompt.detach(), out.window_class.detach()])
             for key, value in zip(window, values.tolist()):
                 window[key] += value / o.grad_accum_steps
             if not accelerator.sync_gradients:
@@ -1016,6 +1065,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                 accelerator.log({
                     "train/loss": means[0], "train/contrastive": means[1], "train/temporal": means[2],
                     "train/anchor": means[3], "train/paraphrase": means[4], "train/class_prompt": means[5],
+                    "train/window_class": means[6],
                     "train/lr": scheduler.get_last_lr()[0],
                     "train/grad_norm": grad_norm,
                     "train/logit_scale_a": unwrapped.clap.logit_scale_a.exp().item(),

@@ -497,10 +497,9 @@ class TClapLoss:
         batch["window_target"] (when there is one). text_all: the captions, their text negatives
         (batch["negative_owner"]), the paraphrases (batch["paraphrase_owner"]), then the class phrases that
         batch["class_target"] and batch["window_target"] index (when class_prompt_weight or window_class_weight > 0).
-        original_text: the initial
-        encoder's normalised embeddings of the captions in batch["anchor_mask"] (for the anchor term). The temporal,
-        anchor, paraphrase, class-phrase and window terms are scaled so that their mean over processes is the global batch's
-        mean.
+        original_text: the initial encoder's normalised embeddings of the captions in batch["anchor_mask"] (for the
+        anchor term). The temporal, anchor, paraphrase, class-phrase and window terms are scaled so that their mean
+        over processes is the global batch's mean.
         """
         n = int(batch["anchor_mask"].shape[0])
         audio, text = audio_all[:n], text_all[:n]

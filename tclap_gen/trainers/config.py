@@ -265,8 +265,7 @@ class TrainConfig:
         need(self.loss.class_prompt_weight >= 0, "loss.class_prompt_weight", "must be >= 0")
         need(self.loss.window_class_weight >= 0, "loss.window_class_weight", "must be >= 0")
         need(self.loss.window_class_weight == 0 or 0 < self.data.window_seconds <= self.data.seconds,
-             "data.window_seconds",
-             f"must be in (0, data.seconds = {self.data.seconds}]")
+             "data.window_seconds", f"must be in (0, data.seconds = {self.data.seconds}]")
         need(self.loss.order_negatives in TClapLoss.ORDER_NEGATIVES, "loss.order_negatives",
              f"must be one of {', '.join(TClapLoss.ORDER_NEGATIVES)}")
         need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: no checkpoints)")

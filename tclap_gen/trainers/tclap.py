@@ -409,16 +409,19 @@ class FeatureCollator:
         keep = sorted(random.Random(example.caption).sample(range(len(example.audio_negatives)), k))
         return replace(example, audio_negatives=[example.audio_negatives[i] for i in keep])
 
+    def _window_samples(self) -> int:
+        return max(1, round(self.window_seconds * self.data_rate))
+
     def _class_window(self, wave: np.ndarray, timeline) -> tuple[int, np.ndarray] | None:
         """The first sample of a loud window of `wave` that events cover for at least half its length, and its
-        target: each class's share of the covered time. Drawn from the wave's own samples (a resumed run cuts the same windows); None
-        when no window qualifies (a silent stretch, a class without a phrase)."""
-        size = max(1, round(self.window_seconds * self.data_rate))
+        target: each class's share of the covered time. Drawn from the wave's own samples (a resumed run cuts the
+        same windows); None when no window qualifies (a silent stretch, a class without a phrase)."""
+        size = self._window_samples()
         last = max(0, len(wave) - size)
         starts = np.unique(np.linspace(0, last, num=max(1, round(10 * last / self.data_rate) + 1)).round().astype(int))
         power = [float(np.mean(np.square(wave[s:s + size], dtype=np.float64))) + 1e-20 for s in starts]
         level = 10 * np.log10(power)
-        # loud as the scorer means it (TemporalScorer.is_loud): above -60 dBFS and within 50 dB of the loudest
+        # loud as the scorer means it at its defaults (TemporalScorer.is_loud): >= -60 dBFS, within 50 dB of the loudest
         loud = (level >= -60.0) & (level >= level.max() - 50.0)
         candidates = []
         for start, ok in zip(starts, loud):
@@ -449,11 +452,10 @@ class FeatureCollator:
         batch = collate_examples(examples)
         windows = []
         if self.window_seconds is not None:
-            size = max(1, round(self.window_seconds * self.data_rate))
             for wave, timeline in zip(batch["audio"], batch["timelines"]):
                 drawn = self._class_window(wave, timeline)
                 if drawn is not None:
-                    windows.append((wave[drawn[0]:drawn[0] + size], drawn[1]))
+                    windows.append((wave[drawn[0]:drawn[0] + self._window_samples()], drawn[1]))
         waves = [self._wave(w) for w in batch["audio"] + batch["audio_negatives"] + [w for w, _ in windows]]
         features = clap_audio_features(self.feature_extractor, waves, self.truncation)
         if self.spec_augment:

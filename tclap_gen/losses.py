@@ -336,20 +336,17 @@ def class_prompt_loss(audio_emb: torch.Tensor, prompt_emb: torch.Tensor, targets
                              f"got {tuple(targets.shape)}")
         if rows_count and not torch.allclose(targets.sum(-1), torch.ones_like(targets[:, 0]), atol=1e-4):
             raise ValueError("`targets` as class distributions must have rows that sum to 1")
-        if rows_count == 0:
-            return audio_emb.sum() * 0.0
-        rows = torch.ones(rows_count, dtype=torch.bool, device=targets.device)
     else:
         if targets.shape != (rows_count,):
             raise ValueError(f"`targets` must have shape ({rows_count},), got {tuple(targets.shape)}")
-        rows = targets >= 0
-        if not bool(rows.any()):
-            return audio_emb.sum() * 0.0
-        if int(targets.max()) >= classes:
+        if rows_count and int(targets.max()) >= classes:
             raise ValueError(f"`targets` must index the {classes} prompts, got {int(targets.max())}")
+        rows = targets >= 0
+        audio_emb, targets = audio_emb[rows], targets[rows]
+    if audio_emb.shape[0] == 0:
+        return audio_emb.sum() * 0.0
     scale_a2t, _ = _scale_pair(logit_scale, audio_emb)
-    logits = scale_a2t * audio_emb[rows] @ prompt_emb.T
-    return F.cross_entropy(logits, targets[rows])
+    return F.cross_entropy(scale_a2t * audio_emb @ prompt_emb.T, targets)
 
 
 def paraphrase_loss(

@@ -350,6 +350,17 @@ def refine_span(onset, offset, first_window, last_window, loud, frame_s: float =
     return float(new_onset), float(new_offset)
 
 
+SILENCE_DB = -60.0  # the scorer's defaults: windows quieter than this (dBFS) hold no event,
+DYNAMIC_RANGE_DB = 50.0  # nor windows this far below the clip's loudest
+
+
+def loud_levels(levels_db: np.ndarray, silence_db: float = SILENCE_DB,
+                dynamic_range_db: float = DYNAMIC_RANGE_DB) -> np.ndarray:
+    """Which of these levels (dBFS, windows or frames of one clip) can hold an event: at least `silence_db` and within
+    `dynamic_range_db` of the loudest (the scorer's rule; the T-CLAP trainer's window term draws by it too)."""
+    return (levels_db >= silence_db) & (levels_db >= levels_db.max() - dynamic_range_db)
+
+
 def _groups(num_events: int, relations: Sequence[str]) -> list[list[int]]:
     groups = [[0]] if num_events else []
     for i, relation in enumerate(relations, start=1):
@@ -511,8 +522,8 @@ class TemporalScorer:
         window_s: float | None = None,
         hop_s: float | None = None,
         threshold: float = 0.5,
-        silence_db: float = -60.0,
-        dynamic_range_db: float = 50.0,
+        silence_db: float = SILENCE_DB,
+        dynamic_range_db: float = DYNAMIC_RANGE_DB,
         fill_gap_s: float | None = None,
         background_texts: Sequence[str] | None = DEFAULT_BACKGROUND,
         contrast_texts: Sequence[str] | str | None = "auto",
@@ -650,7 +661,7 @@ class TemporalScorer:
     def is_loud(self, levels_db: np.ndarray) -> np.ndarray:
         """Which of these levels (dBFS, windows or frames of one clip) can hold an event: at least `silence_db` and
         within `dynamic_range_db` of the loudest."""
-        return (levels_db >= self.silence_db) & (levels_db >= levels_db.max() - self.dynamic_range_db)
+        return loud_levels(levels_db, self.silence_db, self.dynamic_range_db)
 
     def _clip_embedding(self, wave: np.ndarray) -> torch.Tensor:
         return self.tclap.embed_audio(wave, self.sampling_rate, batch_size=self.batch_size)

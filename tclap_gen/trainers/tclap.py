@@ -416,13 +416,13 @@ class FeatureCollator:
         """The first sample of a loud window of `wave` that events cover for at least half its length, and its
         target: each class's share of the covered time. Drawn from the wave's own samples (a resumed run cuts the
         same windows); None when no window qualifies (a silent stretch, a class without a phrase)."""
+        from tclap_gen.scoring import loud_levels
+
         size = self._window_samples()
         last = max(0, len(wave) - size)
         starts = np.unique(np.linspace(0, last, num=max(1, round(10 * last / self.data_rate) + 1)).round().astype(int))
         power = [float(np.mean(np.square(wave[s:s + size], dtype=np.float64))) + 1e-20 for s in starts]
-        level = 10 * np.log10(power)
-        # loud as the scorer means it at its defaults (TemporalScorer.is_loud): >= -60 dBFS, within 50 dB of the loudest
-        loud = (level >= -60.0) & (level >= level.max() - 50.0)
+        loud = loud_levels(10 * np.log10(power))  # loud as the scorer means it at its defaults
         candidates = []
         for start, ok in zip(starts, loud):
             if not ok:

@@ -4,6 +4,7 @@
 # prompts against session 20's clips; so the STEAM-form table re-judges session 20's clips (runs/steam, made by
 # steam_mini_scale/commands.sh) with the new grounding model instead of generating them again. Then the gallery and
 # the scorer's comparison of generated clips (100 prompts, with and without layout). About 2 hours on one thread.
+# Session 22 ran all but the comparison, stopped after 15 minutes for lack of time; rerun that last line alone.
 cd "$(dirname "$0")/../../../.."; export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 O=training/runs_record/eval/session22; K=../shared/data/kitchen20/metadata.csv; U=../shared/data/uiowa/metadata.csv
 B=.venv/bin; S=runs/steam; T=runs/s22/steam; mkdir -p $T $O/steam

@@ -125,6 +125,20 @@ def level(wave, target_db: float = -20.0, max_peak: float = 0.5) -> np.ndarray:
     return (wave * scale).astype(np.float32)
 
 
+def coloured_noise(samples: int, slope: float, rng: np.random.Generator) -> np.ndarray:
+    """`samples` of Gaussian noise whose power falls as 1 / f**slope (0: white, 1: pink, 2: brown), unit RMS."""
+    if samples <= 0:
+        return np.zeros(0, dtype=np.float32)
+    spectrum = np.fft.rfft(rng.standard_normal(samples))
+    frequency = np.arange(spectrum.size, dtype=np.float64)
+    frequency[0] = 1.0  # keep the DC bin finite; it is zeroed below
+    spectrum *= frequency ** (-slope / 2.0)
+    spectrum[0] = 0.0
+    noise = np.fft.irfft(spectrum, n=samples)
+    rms = float(np.sqrt(np.mean(noise**2)))
+    return (noise / rms if rms > 0 else noise).astype(np.float32)
+
+
 def loudest_excerpt(wave, samples: int, step: int = 160) -> np.ndarray:
     """The `samples`-long stretch of a mono `wave` holding the most energy (starts every `step` samples); a shorter
     wave comes back whole."""

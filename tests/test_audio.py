@@ -254,6 +254,21 @@ def test_trim_silence_keeps_at_least_a_frame_of_silence_and_rejects_bad_input():
         trim_silence(silent, 16000, threshold_db=3)
 
 
+def test_coloured_noise_has_unit_rms_and_the_asked_spectral_slope():
+    from tclap_gen.audio import coloured_noise
+
+    for slope in (0.0, 1.0, 2.0):
+        noise = coloured_noise(2**16, slope, np.random.default_rng(0))
+        assert noise.dtype == np.float32 and float(np.sqrt(np.mean(noise.astype(np.float64) ** 2))) == pytest.approx(1.0, rel=1e-5)
+        # the power per octave band falls by slope x 3 dB an octave: fit it over 8 octaves of band means
+        power = np.abs(np.fft.rfft(noise.astype(np.float64))) ** 2
+        edges = 2 ** np.arange(6, 15)  # bins 64 .. 16384
+        band_db = [10 * np.log10(power[lo:hi].mean()) for lo, hi in zip(edges[:-1], edges[1:])]
+        fitted = -np.polyfit(np.arange(len(band_db)), band_db, 1)[0] / (10 * np.log10(2))
+        assert fitted == pytest.approx(slope, abs=0.1)
+    assert coloured_noise(0, 1.0, np.random.default_rng(0)).size == 0
+
+
 def test_level_and_loudest_excerpt():
     from tclap_gen.audio import level, loudest_excerpt
 

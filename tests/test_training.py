@@ -558,6 +558,36 @@ def test_a_run_with_spec_augment_trains_and_masks_negatives_like_their_clip(tiny
         config_for(tmp_path / "bad", "data.time_masks=-1")
 
 
+def test_noise_floor_lies_under_each_example_at_its_level_and_repeats_on_its_negatives(tiny_tclap, tmp_path):
+    import numpy as np
+
+    from tclap_gen.trainers.tclap import add_noise_floor
+
+    rng = np.random.default_rng(0)
+    audio = [rng.standard_normal(16000).astype(np.float32) * 0.1, np.zeros(16000, np.float32),
+             rng.standard_normal(16000).astype(np.float32) * 0.01]
+    negatives = [audio[0][::-1].copy(), audio[2][::-1].copy(), audio[0][:8000][::-1].copy()]
+    noisy, noisy_negatives = add_noise_floor(audio, negatives, [0, 2, 0], probability=1.0, db=[30.0, 30.0],
+                                             slope=[1.0, 1.0])
+    for wave, out in zip(audio[::2], noisy[::2]):
+        added = (out - wave).astype(np.float64)
+        ratio_db = 10 * np.log10(np.mean(wave.astype(np.float64) ** 2) / np.mean(added**2))
+        assert ratio_db == pytest.approx(30.0, abs=0.01)
+    np.testing.assert_array_equal(noisy[1], audio[1])  # silence has no level to lie under
+    for j, owner in enumerate([0, 2, 0]):  # each negative carries its example's noise, sample for sample
+        added = noisy_negatives[j] - negatives[j]
+        np.testing.assert_allclose(added, (noisy[owner] - audio[owner])[: added.size], rtol=0, atol=1e-7)
+    again, _ = add_noise_floor(audio, negatives, [0, 2, 0], 1.0, [30.0, 30.0], [1.0, 1.0])
+    assert all(np.array_equal(a, b) for a, b in zip(again, noisy))  # drawn from the example: a resumed run agrees
+    untouched, _ = add_noise_floor(audio, negatives, [0, 2, 0], 0.0, [30.0, 30.0], [1.0, 1.0])
+    assert all(np.array_equal(a, b) for a, b in zip(untouched, audio))
+    summary = run(tmp_path / "noisy", "data.noise_floor_probability=0.5", "data.noise_floor_db=[20,40]")
+    assert summary.status == "finished"
+    for bad in ("data.noise_floor_probability=1.5", "data.noise_floor_db=[40,20]"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0]):
+            config_for(tmp_path / "bad", bad)
+
+
 def test_global_batchnorm_matches_batchnorm_in_one_process():
     bn = torch.nn.BatchNorm2d(8)
     with torch.no_grad():

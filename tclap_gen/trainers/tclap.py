@@ -374,7 +374,8 @@ class FeatureCollator:
 
     def __init__(self, feature_extractor, tokenizer, data_rate: int, enable_fusion: bool = False,
                  max_audio_negatives: int | None = None, paraphrases: bool = False, spec_augment: dict | None = None,
-                 class_phrases: dict[str, str] | None = None, window_seconds: float | None = None):
+                 class_phrases: dict[str, str] | None = None, window_seconds: float | None = None,
+                 noise_floor: dict | None = None):
         self.feature_extractor = feature_extractor
         # label -> phrase of every training class (loss.class_prompt_weight, loss.window_class_weight): the phrases
         # follow the paraphrases in the text inputs, and batch["class_target"] gives each single clip's phrase (-1
@@ -382,6 +383,7 @@ class FeatureCollator:
         self.class_prompts = sorted(set(class_phrases.values())) if class_phrases else []
         self.class_index = {label: self.class_prompts.index(p) for label, p in (class_phrases or {}).items()}
         self.spec_augment = spec_augment  # keyword arguments of spec_augment(); None: off
+        self.noise_floor = noise_floor  # keyword arguments of add_noise_floor(); None: off
         # one window of this length per example, after the audio negatives (loss.window_class_weight); None: off
         self.window_seconds = window_seconds
         if window_seconds is not None and not self.class_prompts:
@@ -450,6 +452,9 @@ class FeatureCollator:
         examples = [self._limit(example) for example, _ in items]
         bad = [entry for _, entries in items for entry in entries]
         batch = collate_examples(examples)
+        if self.noise_floor:
+            batch["audio"], batch["audio_negatives"] = add_noise_floor(
+                batch["audio"], batch["audio_negatives"], batch["audio_negative_owner"].tolist(), **self.noise_floor)
         windows = []
         if self.window_seconds is not None:
             for wave, timeline in zip(batch["audio"], batch["timelines"]):
@@ -515,6 +520,39 @@ def spec_augment(features: torch.Tensor, seeds: list[int], freq_masks: int, freq
             start = int(rng.integers(0, frames - width + 1))
             out[row, ..., start : start + width, :] = mean
     return out
+
+
+def add_noise_floor(audio: list[np.ndarray], negatives: list[np.ndarray], owners: list[int], probability: float,
+                    db: list[float], slope: list[float]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """`audio` and its re-ordered `negatives` (negatives[j] belongs to audio[owners[j]]) with, for each example
+    with `probability`, coloured noise (audio.coloured_noise, slope drawn from `slope`) `db` dB (drawn from [low,
+    high]) under the example's RMS; an example's negatives get the same noise. Drawn from the example's own samples,
+    so a resumed run adds the same noise."""
+    from tclap_gen.audio import coloured_noise
+
+    noises = []
+    for wave in audio:
+        rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(wave).tobytes()) + 1)  # spec_augment uses +0
+        rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
+        if rng.random() >= probability or rms == 0:
+            noises.append(None)
+            continue
+        scale = rms * 10.0 ** (-rng.uniform(*db) / 20.0)
+        noises.append(coloured_noise(wave.size, rng.uniform(*slope), rng) * scale)
+
+    def noisy(wave: np.ndarray, noise) -> np.ndarray:
+        return wave if noise is None else (wave + noise[: wave.size]).astype(np.float32)
+
+    return ([noisy(w, n) for w, n in zip(audio, noises)],
+            [noisy(w, noises[owner]) for w, owner in zip(negatives, owners)])
+
+
+def noise_floor_settings(data) -> dict | None:
+    """add_noise_floor()'s keyword arguments from a DataConfig; None when it is off."""
+    if data.noise_floor_probability <= 0:
+        return None
+    return {"probability": data.noise_floor_probability, "db": list(data.noise_floor_db),
+            "slope": list(data.noise_floor_slope)}
 
 
 def spec_augment_settings(data) -> dict | None:
@@ -909,7 +947,8 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
                                spec_augment=spec_augment_settings(config.data),
                                class_phrases=class_phrases(bundle.train_records, config.data.phrases)
                                if config.loss.class_prompt_weight > 0 or config.loss.window_class_weight > 0 else None,
-                               window_seconds=config.data.window_seconds if config.loss.window_class_weight > 0 else None)
+                               window_seconds=config.data.window_seconds if config.loss.window_class_weight > 0 else None,
+                               noise_floor=noise_floor_settings(config.data))
     workers = config.data.num_workers
     if workers < 0:  # one per core left over by the training processes on this machine, at most 8
         workers = max(1, min(8, (os.cpu_count() or 2) // max(1, accelerator.num_processes) - 1))
@@ -945,7 +984,7 @@ def _train(config: TrainConfig, resume: bool, accelerator, wall_start: float) ->
         indices = bundle.sampler.epoch_indices(EVAL_EPOCH)
         bundle.dataset.set_epoch(EVAL_EPOCH)
         eval_collator = copy.copy(collator)
-        eval_collator.spec_augment = None  # the held-out loss on clean features
+        eval_collator.spec_augment = eval_collator.noise_floor = None  # the held-out loss on clean audio
         for b in range(min(config.eval.loss_batches, len(indices) // o.batch_size)):
             chunk = indices[b * o.batch_size : (b + 1) * o.batch_size]
             batch = eval_collator([bundle.dataset[i] for i in chunk])

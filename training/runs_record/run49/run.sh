@@ -4,7 +4,8 @@
 # under its bar on the levels / short / overlap / long mixers, the scorer-side levers measured so far (thresholds,
 # competitors, hop, prototypes, window levelling) move it by a few points, while the window term moved it by 7-18,
 # and its loss was still falling at run 46's end (2.39 -> 1.60). The text tower stays run 28's, so mini's UNet and
-# generations would not change. Add --resume to continue.
+# generations would not change. STOPPED at step 110 of 1,200 (session 23) to give its core to run 50 (the same with
+# a noise floor); not evaluated. Add --resume to continue.
 cd "$(dirname "$0")/../../.."  # the repository root
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
 .venv/bin/python -m tclap_gen.training.train_tclap --config mini --data-root ../shared/data --output-dir runs/run49/mini-tclap \

@@ -532,7 +532,7 @@ def add_noise_floor(audio: list[np.ndarray], negatives: list[np.ndarray], owners
 
     noises = []
     for wave in audio:
-        rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(wave).tobytes()) + 1)  # spec_augment uses +0
+        rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(wave).tobytes()) + 1)  # +1: not spec_augment's stream
         rms = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
         if rng.random() >= probability or rms == 0:
             noises.append(None)

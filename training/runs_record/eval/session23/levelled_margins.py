@@ -12,7 +12,6 @@ original = TemporalScorer._forward_windows
 def levelled(self, windows):
     out = []
     for w in windows:
-        rms = float(np.sqrt(np.mean(np.asarray(w, np.float64) ** 2))) + 1e-12
         boosted = level(w, -20.0, 0.5)
         cap = 10 ** (max_boost / 20) * (np.abs(w).max() + 1e-12) / (np.abs(boosted).max() + 1e-12)
         out.append(boosted if cap >= 1 else (boosted * cap).astype(np.float32))

@@ -9,7 +9,8 @@ each class's phrase, and from the T-CLAP audio embedding of one held-out clip pe
 was trained on, apart from the gap between text and audio embeddings); and prompts of 2 (and with --events 2 3,
 3) events "A then B [then C]" (all events found, in order, how often two classes that are absent get "found", and
 the found events' onset and offset errors against the spans layout="auto" plans), with --layout also generated
-with layout="auto", next to real held-out recordings mixed in that order. Shares, ratios to the originals' top-1, and spectral distances (log-mel L1, multi-resolution STFT)
+with layout="auto", with --candidates N also as the best of N re-ranked by the pipeline's temporal scorer, next to
+real held-out recordings mixed in that order. Shares, ratios to the originals' top-1, and spectral distances (log-mel L1, multi-resolution STFT)
 of the reconstructions.
 
     python scripts/fidelity.py --clips ../shared/data/kitchen20/metadata.csv ../shared/data/uiowa/metadata.csv \
@@ -48,9 +49,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="multi-event prompts to judge: 2 for \"A then B\", 3 for \"A then B then C\" (default 2)")
     parser.add_argument("--layout", action="store_true",
                         help="also judge the multi-event prompts generated with layout=\"auto\" (same seeds)")
+    parser.add_argument("--candidates", type=int, default=1,
+                        help="also judge the multi-event prompts as the best of N candidates re-ranked by the "
+                             "pipeline's temporal scorer (default 1: not judged)")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the rows here (JSON)")
     args = parser.parse_args(argv)
-    for name in ("pairs", "per_class", "steps", "classifier_steps"):
+    for name in ("pairs", "per_class", "steps", "classifier_steps", "candidates"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if any(n < 2 or n > 8 for n in args.events):
@@ -82,7 +86,8 @@ def main(argv=None) -> int:
     vocoders = {str(path): load_vocoder(path, dtype=torch.float32).eval() for path in args.vocoder}
     rows = measure(classifier, heldout_waves, pipelines, vocoders=vocoders, pairs=args.pairs,
                    per_class=args.per_class, seconds=args.seconds, steps=args.steps, guidance=args.guidance,
-                   seed=args.seed, layout=args.layout, event_counts=tuple(args.events), log=lambda line: print(line, file=sys.stderr))
+                   seed=args.seed, layout=args.layout, event_counts=tuple(args.events), candidates=args.candidates,
+                   log=lambda line: print(line, file=sys.stderr))
     result = {"classifier": str(folder), "heldout_clips": len(heldout_waves), "classes": len(classifier.classes),
               "config": {k: v for k, v in vars(args).items() if k != "clips"},
               "rows": rows}

@@ -10,8 +10,8 @@ was trained on, apart from the gap between text and audio embeddings); and promp
 3) events "A then B [then C]" (all events found, in order, how often two classes that are absent get "found", and
 the found events' onset and offset errors against the spans layout="auto" plans), with --layout also generated
 with layout="auto", with --candidates N also as the best of N re-ranked by the pipeline's temporal scorer, next to
-real held-out recordings mixed in that order. Shares, ratios to the originals' top-1, and spectral distances (log-mel L1, multi-resolution STFT)
-of the reconstructions.
+real held-out recordings mixed in that order. Shares, ratios to the originals' top-1, and spectral distances
+(log-mel L1, multi-resolution STFT) of the reconstructions.
 
     python scripts/fidelity.py --clips ../shared/data/kitchen20/metadata.csv ../shared/data/uiowa/metadata.csv \
         --pipelines mini mini-clap --json-out runs/fidelity/mini.json
